@@ -1,0 +1,19 @@
+// swift-tools-version:5.9
+// The root package: thin executables in Tools/ and end-to-end tests in Tests/.
+// Every component is its own package under Packages/; see README.md for the map.
+import PackageDescription
+
+let package = Package(
+    name: "DPTSwift",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(path: "Packages/Tensor"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "demo",
+            dependencies: [.product(name: "Tensor", package: "Tensor")],
+            path: "Tools/Demo"
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef TENSOR_CBLAS_SHIM_H
+#define TENSOR_CBLAS_SHIM_H
+#include <cblas.h>
+#endif

@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+
+/// Work splitting for large elementwise loops and im2col.
+///
+/// Runs on Dispatch's pool with one chunk per core. Never call BLAS from inside `forEachChunk`: OpenBLAS keeps
+/// its own threads, and running ours on top of them oversubscribes the cores.
+public enum Parallel {
+    /// Number of worker chunks (the machine's active cores).
+    public static var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Below this many elements of work, loops run on the calling thread.
+    public static var minimumWork: Int = 1 << 15
+
+    /// Splits `0..<count` into at most `workers` contiguous ranges and runs `body` on each, in parallel when
+    /// `count * costPerItem` is at least `minimumWork`.
+    @inlinable
+    public static func forEachChunk(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let w = min(workers, count)
+        if w <= 1 || count * costPerItem < minimumWork {
+            body(0..<count)
+            return
+        }
+        let chunk = (count + w - 1) / w
+        withoutActuallyEscaping(body) { b in
+            DispatchQueue.concurrentPerform(iterations: w) { i in
+                let lo = i * chunk
+                let hi = min(count, lo + chunk)
+                if lo < hi { b(lo..<hi) }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every package's tests with `swift test -c release --package-path Packages/<Name>`, then the root package's
+# end-to-end tests, and prints one summary line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0; total_fail=0; failed_pkgs=()
+run() {  # $1 = label, rest = command
+  local label=$1; shift
+  echo "=== $label: $*"
+  local log; log=$(mktemp)
+  local start=$SECONDS
+  "$@" 2>&1 | tee "$log" | grep -E "error:|failed|Executed .* tests|passed after|failed after" | grep -v "^Test Suite" | tail -n 40
+  local rc=${PIPESTATUS[0]}
+  local line; line=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1)
+  local n=0 f=0
+  if [[ $line =~ Executed\ ([0-9]+)\ tests?,\ with\ ([0-9]+)\ failure ]]; then n=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}; fi
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # a build failure or crash counts as a failure
+  total_pass=$((total_pass + n - f)); total_fail=$((total_fail + f))
+  [ "$f" != 0 ] && failed_pkgs+=("$label")
+  echo "=== $label: $((n - f)) passed, $f failed ($((SECONDS - start)) s)"
+  rm -f "$log"
+}
+for pkg in Packages/*/; do
+  name=$(basename "$pkg")
+  [ -f "$pkg/Package.swift" ] || continue
+  [ -d "$pkg/Tests" ] || continue
+  run "$name" swift test -c release --package-path "$pkg"
+done
+if [ -d Tests ] && ls Tests/*/ >/dev/null 2>&1 && grep -q testTarget Package.swift; then
+  run "end-to-end" swift test -c release
+fi
+[ ${#failed_pkgs[@]} -gt 0 ] && echo "failing: ${failed_pkgs[*]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

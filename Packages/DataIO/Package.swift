@@ -1,0 +1,35 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "DataIO",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DataIO", targets: ["DataIO"]),
+        .executable(name: "dataio-bench", targets: ["dataio-bench"]),
+    ],
+    dependencies: [
+        .package(path: "../Tensor"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPNG",
+            path: "Sources/CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
+        ),
+        .target(
+            name: "DataIO",
+            dependencies: ["CPNG", .product(name: "Tensor", package: "Tensor")]
+        ),
+        .executableTarget(
+            name: "dataio-bench",
+            dependencies: ["DataIO", .product(name: "Tensor", package: "Tensor")]
+        ),
+        .testTarget(
+            name: "DataIOTests",
+            dependencies: ["DataIO", .product(name: "Tensor", package: "Tensor")],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -88,7 +88,7 @@ public struct Tensor: @unchecked Sendable {
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
             s[i] = acc
-            acc *= max(shape[i], 1)
+            acc *= Swift.max(shape[i], 1)
         }
         return s
     }

@@ -64,9 +64,9 @@ extension Tensor {
         let ax = tensorRequire { try normalizeAxis(axis, rank: rank, op: "sliced") }
         tensorCheck(step > 0, "sliced", "step must be positive, got \(step)")
         let n = shape[ax]
-        func clampIndex(_ i: Int) -> Int { min(max(i < 0 ? i + n : i, 0), n) }
+        func clampIndex(_ i: Int) -> Int { Swift.min(Swift.max(i < 0 ? i + n : i, 0), n) }
         let lo = clampIndex(start)
-        let hi = max(lo, clampIndex(end ?? n))
+        let hi = Swift.max(lo, clampIndex(end ?? n))
         let len = (hi - lo + step - 1) / step
         var s = shape, st = strides
         s[ax] = len
@@ -126,7 +126,7 @@ extension Tensor {
 
     /// The broadcast shape of two shapes (NumPy rules), or a `shapeMismatch` error naming `op`.
     public static func broadcastShape(_ a: [Int], _ b: [Int], op: String = "broadcast") throws -> [Int] {
-        let r = max(a.count, b.count)
+        let r = Swift.max(a.count, b.count)
         var out = [Int](repeating: 1, count: r)
         for i in 0..<r {
             let da = i < r - a.count ? 1 : a[i - (r - a.count)]

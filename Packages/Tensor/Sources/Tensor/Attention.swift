@@ -1,0 +1,265 @@
+/// Scaled dot-product attention: sgemm for Q K^T and P V, one fused row pass in between
+/// (scale, additive mask, causal cut, max, exp, normalise), and the backward pass from the saved probabilities.
+///
+/// Without saved probabilities the scores live in one scratch block of at most `scratchBudget` floats, filled a
+/// tile of query rows at a time, so memory does not grow with the batch. Q, K, V and the output gradient go to
+/// sgemm as they are when their last two axes are row- or column-major (for example heads split by a permute).
+extension Tensor {
+    /// `softmax(q k^T * scale + mask) v` over the last two axes: q [..., Lq, D], k [..., Lk, D], v [..., Lk, Dv]
+    /// with equal batch axes, `mask` additive and broadcastable to [..., Lq, Lk], `causal` hiding key j > query i
+    /// (top-left aligned, like PyTorch), `scale` default 1/sqrt(D). Returns [..., Lq, Dv].
+    /// A query row whose keys are all masked gets a zero output.
+    public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil,
+                                                 causal: Bool = false, scale: Float? = nil) -> Tensor {
+        attention(q, k, v, mask: mask, causal: causal, scale: scale, saveProbabilities: false).output
+    }
+
+    /// Attention that also returns the probabilities [..., Lq, Lk] for `attentionBackward`.
+    public static func attentionForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, causal: Bool = false,
+                                        scale: Float? = nil) -> (output: Tensor, probabilities: Tensor) {
+        let r = attention(q, k, v, mask: mask, causal: causal, scale: scale, saveProbabilities: true)
+        return (r.output, r.probabilities!)
+    }
+
+    /// Gradients of attention with respect to q, k and v from the saved probabilities P:
+    /// dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K * scale, dK = dS^T Q * scale.
+    /// `scale` must be the scale used in the forward pass (nil: 1/sqrt(D)). The mask gets no gradient.
+    public static func attentionBackward(_ gradOut: Tensor, q: Tensor, k: Tensor, v: Tensor, probabilities: Tensor,
+                                         scale: Float? = nil) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
+        let s = AttentionSizes(op: "attentionBackward", q.shape, k.shape, v.shape)
+        tensorCheck(gradOut.shape == s.batch + [s.lq, s.dv], "attentionBackward",
+                    "gradOut shape \(gradOut.shape) should be the attention output shape \(s.batch + [s.lq, s.dv])")
+        tensorCheck(probabilities.shape == s.batch + [s.lq, s.lk], "attentionBackward",
+                    "probabilities shape \(probabilities.shape) should be \(s.batch + [s.lq, s.lk])")
+        let alpha = scale ?? 1 / Float(s.d).squareRoot()
+        var qm = q, km = k, vm = v, gm = gradOut
+        let lq = matrixLayout(&qm), lk = matrixLayout(&km), lv = matrixLayout(&vm), lg = matrixLayout(&gm)
+        let pc = probabilities.contiguous()
+        let dq = Tensor(uninitializedShape: q.shape), dk = Tensor(uninitializedShape: k.shape)
+        let dv = Tensor(uninitializedShape: v.shape)
+        let oq = matrixBatchOffsets(qm), ok = matrixBatchOffsets(km), ov = matrixBatchOffsets(vm), og = matrixBatchOffsets(gm)
+        let ds = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, s.lq * s.lk))
+        defer { ds.deallocate() }
+        let pq = qm.storage.pointer, pk = km.storage.pointer, pv = vm.storage.pointer, pg = gm.storage.pointer
+        let pp = pc.storage.pointer + pc.offset
+        let pdq = dq.storage.pointer, pdk = dk.storage.pointer, pdv = dv.storage.pointer
+        let (lqn, lkn) = (s.lq, s.lk)
+        withExtendedLifetime((qm, km, vm, gm, pc)) {
+            for b in 0..<s.batchCount {
+                let p = pp + b * lqn * lkn
+                let gO = pg + og[b]
+                // dV = P^T dO
+                Gemm.sgemm(transA: true, transB: lg.trans, m: lkn, n: s.dv, k: lqn, a: p, lda: lkn,
+                           b: gO, ldb: lg.ld, beta: 0, c: pdv + b * lkn * s.dv, ldc: s.dv)
+                // dP = dO V^T
+                Gemm.sgemm(transA: lg.trans, transB: !lv.trans, m: lqn, n: lkn, k: s.dv, a: gO, lda: lg.ld,
+                           b: pv + ov[b], ldb: lv.ld, beta: 0, c: ds, ldc: lkn)
+                // dS = P * (dP - rowsum(dP * P)), in place over dP
+                Parallel.forEachChunk(lqn, costPerItem: 3 * lkn) { range in
+                    for i in range {
+                        let prow = p + i * lkn, drow = ds + i * lkn
+                        let dot = attentionDot(prow, drow, lkn)
+                        for j in 0..<lkn { drow[j] = prow[j] * (drow[j] - dot) }
+                    }
+                }
+                // dQ = scale * dS K,  dK = scale * dS^T Q
+                Gemm.sgemm(transA: false, transB: lk.trans, m: lqn, n: s.d, k: lkn, alpha: alpha, a: ds, lda: lkn,
+                           b: pk + ok[b], ldb: lk.ld, beta: 0, c: pdq + b * lqn * s.d, ldc: s.d)
+                Gemm.sgemm(transA: true, transB: lq.trans, m: lkn, n: s.d, k: lqn, alpha: alpha, a: ds, lda: lkn,
+                           b: pq + oq[b], ldb: lq.ld, beta: 0, c: pdk + b * lkn * s.d, ldc: s.d)
+            }
+        }
+        return (dq, dk, dv)
+    }
+
+    /// Largest score block (floats) of the forward pass without saved probabilities (4 MiB).
+    static let attentionScratchBudget = 1 << 20
+
+    private static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, causal: Bool, scale: Float?,
+                                  saveProbabilities: Bool) -> (output: Tensor, probabilities: Tensor?) {
+        let op = saveProbabilities ? "attentionForward" : "scaledDotProductAttention"
+        let s = AttentionSizes(op: op, q.shape, k.shape, v.shape)
+        let alpha = scale ?? 1 / Float(s.d).squareRoot()
+        var qm = q, km = k, vm = v
+        let lq = matrixLayout(&qm), lk = matrixLayout(&km), lv = matrixLayout(&vm)
+        let oq = matrixBatchOffsets(qm), ok = matrixBatchOffsets(km), ov = matrixBatchOffsets(vm)
+        // The mask as a broadcast view over [batch..., Lq, Lk]: per-batch offsets plus row/column strides.
+        var maskView: Tensor? = nil
+        if let mask {
+            let full = s.batch + [s.lq, s.lk]
+            let ok = (try? Tensor.broadcastShape(mask.shape, full)) == full
+            tensorCheck(ok, op, "mask shape \(mask.shape) does not broadcast to the score shape \(full)")
+            maskView = mask.expanded(to: full)
+        }
+        let maskOffsets = maskView.map { batchOffsets(shape: s.batch, strides: Array($0.strides.dropLast(2)), base: $0.offset) }
+        let maskRowStride = maskView.map { $0.strides[$0.rank - 2] } ?? 0
+        let maskColStride = maskView.map { $0.strides[$0.rank - 1] } ?? 0
+
+        let out = Tensor(uninitializedShape: s.batch + [s.lq, s.dv])
+        let probs: Tensor? = saveProbabilities ? Tensor(uninitializedShape: s.batch + [s.lq, s.lk]) : nil
+        if out.count == 0 && probs?.count ?? 0 == 0 { return (out, probs) }
+        let tileRows = saveProbabilities ? Swift.max(1, s.lq) : Swift.max(1, Swift.min(s.lq, attentionScratchBudget / Swift.max(1, s.lk)))
+        let scratch: UnsafeMutablePointer<Float>? = saveProbabilities ? nil : .allocate(capacity: Swift.max(1, tileRows * s.lk))
+        defer { scratch?.deallocate() }
+        let pq = qm.storage.pointer, pk = km.storage.pointer, pv = vm.storage.pointer
+        let po = out.storage.pointer
+        let pmask = maskView?.storage.pointer
+        let (lqn, lkn) = (s.lq, s.lk)
+        withExtendedLifetime((qm, km, vm, maskView)) {
+            for b in 0..<s.batchCount {
+                var r0 = 0
+                while r0 < lqn {
+                    let rows = Swift.min(tileRows, lqn - r0)
+                    let sc = scratch ?? (probs!.storage.pointer + b * lqn * lkn)
+                    // S = Q[r0..<r0+rows] K^T
+                    Gemm.sgemm(transA: lq.trans, transB: !lk.trans, m: rows, n: lkn, k: s.d,
+                               a: pq + oq[b] + r0 * (lq.trans ? 1 : lq.ld), lda: lq.ld,
+                               b: pk + ok[b], ldb: lk.ld, beta: 0, c: sc, ldc: lkn)
+                    let maskBase = pmask.map { $0 + maskOffsets![b] + r0 * maskRowStride }
+                    let first = r0
+                    Parallel.forEachChunk(rows, costPerItem: 4 * lkn) { range in
+                        for i in range {
+                            let limit = causal ? Swift.min(lkn, first + i + 1) : lkn
+                            attentionSoftmaxRow(sc + i * lkn, count: lkn, valid: limit, scale: alpha,
+                                                mask: maskBase.map { $0 + i * maskRowStride }, maskStride: maskColStride)
+                        }
+                    }
+                    // O[r0..<r0+rows] = P V
+                    Gemm.sgemm(transA: false, transB: lv.trans, m: rows, n: s.dv, k: lkn, a: sc, lda: lkn,
+                               b: pv + ov[b], ldb: lv.ld, beta: 0, c: po + (b * lqn + r0) * s.dv, ldc: s.dv)
+                    r0 += rows
+                }
+            }
+        }
+        return (out, probs)
+    }
+
+    /// Ensures the last two axes can go to sgemm as they are (copying otherwise); returns the layout.
+    private static func matrixLayout(_ t: inout Tensor) -> (trans: Bool, ld: Int) {
+        let r = t.rank
+        if let l = Gemm.layout(rows: t.shape[r - 2], cols: t.shape[r - 1], rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
+            return l
+        }
+        t = t.contiguous()
+        return (false, Swift.max(1, t.shape[r - 1]))
+    }
+
+    private static func matrixBatchOffsets(_ t: Tensor) -> [Int] {
+        batchOffsets(shape: Array(t.shape.dropLast(2)), strides: Array(t.strides.dropLast(2)), base: t.offset)
+    }
+}
+
+/// Shapes of one attention call, validated.
+private struct AttentionSizes {
+    let batch: [Int]
+    let batchCount, lq, lk, d, dv: Int
+
+    init(op: String, _ q: [Int], _ k: [Int], _ v: [Int]) {
+        tensorCheck(q.count >= 2 && k.count == q.count && v.count == q.count, op,
+                    "q \(q), k \(k), v \(v) must have the same rank >= 2 ([..., L, D])")
+        batch = Array(q.dropLast(2))
+        tensorCheck(Array(k.dropLast(2)) == batch && Array(v.dropLast(2)) == batch, op,
+                    "batch axes of q \(q), k \(k), v \(v) must be equal")
+        lq = q[q.count - 2]; d = q[q.count - 1]
+        lk = k[k.count - 2]; dv = v[v.count - 1]
+        tensorCheck(k[k.count - 1] == d, op, "q \(q) and k \(k) must share the last (feature) dimension")
+        tensorCheck(v[v.count - 2] == lk, op, "k \(k) and v \(v) must have the same number of keys")
+        batchCount = batch.reduce(1, *)
+    }
+}
+
+/// One row of scores -> probabilities, in place: `s = s*scale + mask` for the first `valid` entries, softmax over
+/// them, zero for the rest (and for a row with no finite score).
+@inline(__always)
+private func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, valid: Int, scale: Float,
+                                 mask: UnsafePointer<Float>?, maskStride: Int) {
+    let raw = UnsafeMutableRawPointer(row)
+    let vscale = SIMD16<Float>(repeating: scale)
+    var vmax = SIMD16<Float>(repeating: -.infinity)
+    var j = 0
+    if let mask, maskStride == 1 {
+        let mraw = UnsafeRawPointer(mask)
+        while j + 16 <= valid {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) * vscale
+                + mraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
+            raw.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
+            vmax = pointwiseMax(vmax, v)
+            j += 16
+        }
+    } else if mask == nil {
+        while j + 16 <= valid {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) * vscale
+            raw.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
+            vmax = pointwiseMax(vmax, v)
+            j += 16
+        }
+    }
+    var m = vmax.max()
+    while j < valid {
+        let v = row[j] * scale + (mask.map { $0[j * maskStride] } ?? 0)
+        row[j] = v
+        if v > m { m = v }
+        j += 1
+    }
+    if valid < count { (row + valid).update(repeating: 0, count: count - valid) }
+    if !m.isFinite {  // every key masked (or an overflow): no attention at all
+        row.update(repeating: 0, count: valid)
+        return
+    }
+    let vm = SIMD16<Float>(repeating: m)
+    var vsum = SIMD16<Float>()
+    j = 0
+    while j + 16 <= valid {
+        let e = fastExp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - vm)
+        raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
+        vsum += e
+        j += 16
+    }
+    var sum = vsum.sum()
+    while j < valid {
+        let e = fastExp(SIMD16<Float>(repeating: row[j] - m))[0]
+        row[j] = e; sum += e; j += 1
+    }
+    let inv = 1 / sum
+    for i in 0..<valid { row[i] *= inv }
+}
+
+@inline(__always)
+private func attentionDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    let rp = UnsafeRawPointer(p), rq = UnsafeRawPointer(q)
+    var i = 0
+    while i + 16 <= n {
+        acc += rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            * rq.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { s += p[i] * q[i]; i += 1 }
+    return s
+}
+
+/// e^x for 16 lanes (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent bits);
+/// about 1 ulp over the normal range, exactly 0 below -87.3 (so masked scores give zero probability).
+@inline(__always)
+private func fastExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let lo = SIMD16<Float>(repeating: -87.3), hi = SIMD16<Float>(repeating: 88.3)
+    let xc = pointwiseMin(pointwiseMax(x, lo), hi)
+    let magic = SIMD16<Float>(repeating: 12582912)  // 1.5 * 2^23: adding it rounds to an integer
+    let t = xc * SIMD16<Float>(repeating: 1.44269504088896341) + magic
+    let n = t - magic
+    var r = xc - n * SIMD16<Float>(repeating: 0.693359375)
+    r = r - n * SIMD16<Float>(repeating: -2.12194440e-4)
+    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+    p = p * r + SIMD16<Float>(repeating: 1.3981999507e-3)
+    p = p * r + SIMD16<Float>(repeating: 8.3334519073e-3)
+    p = p * r + SIMD16<Float>(repeating: 4.1665795894e-2)
+    p = p * r + SIMD16<Float>(repeating: 1.6666665459e-1)
+    p = p * r + SIMD16<Float>(repeating: 5.0000001201e-1)
+    p = p * (r * r) + r + SIMD16<Float>(repeating: 1)
+    let ti = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+    let pow2 = unsafeBitCast((ti &+ SIMD16<Int32>(repeating: 127)) &<< SIMD16<Int32>(repeating: 23), to: SIMD16<Float>.self)
+    var result = p * pow2
+    result.replace(with: 0, where: x .< lo)
+    return result
+}

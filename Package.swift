@@ -8,8 +8,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(path: "Packages/Tensor"),
+        .package(path: "Packages/Tokenizer"),
     ],
     targets: [
+        .executableTarget(
+            name: "tokenize",
+            dependencies: [.product(name: "Tokenizer", package: "Tokenizer")],
+            path: "Tools/Tokenize"
+        ),
         .executableTarget(
             name: "demo",
             dependencies: [.product(name: "Tensor", package: "Tensor")],

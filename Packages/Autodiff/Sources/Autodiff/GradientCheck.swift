@@ -86,13 +86,14 @@ public enum GradientCheck {
             }
             let a = analytic[k]?.scalars ?? [Float](repeating: 0, count: n)
             let scale = numeric.map(abs).max() ?? 0
-            var e: Float = 0
+            var e: Float = -1
             var w = (index: 0, analytic: Float(0), numeric: Float(0))
             for j in 0..<n {
                 let denom = max(abs(numeric[j]), abs(a[j]), floorFraction * scale, absoluteFloor)
                 let ej = abs(a[j] - numeric[j]) / denom
-                if ej > e || j == 0 { e = max(e, ej); if ej >= e { w = (j, a[j], numeric[j]) } }
+                if ej > e || ej.isNaN { e = ej.isNaN ? .infinity : ej; w = (j, a[j], numeric[j]) }
             }
+            e = max(e, 0)
             errors.append(e)
             worst.append(w)
         }

@@ -49,7 +49,7 @@ extension Variable {
         let size = (d + n - 1) / n
         var sizes: [Int] = []
         var left = d
-        while left > 0 { sizes.append(min(size, left)); left -= size }
+        while left > 0 { sizes.append(Swift.min(size, left)); left -= size }
         if sizes.isEmpty { sizes = [0] }
         return split(sizes: sizes, axis: ax)
     }

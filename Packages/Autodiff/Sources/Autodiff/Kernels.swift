@@ -126,24 +126,10 @@ internal enum Kernels {
         }
     }
 
-    /// Sums `g` over the axes along which `shape` was broadcast to `g.shape` (leading axes and size-1 axes).
+    /// Sums `g` over the axes along which `shape` was broadcast to `g.shape` (no copy when the shapes agree).
     static func sumToShape(_ g: Tensor, _ shape: [Int], op: String) -> Tensor {
         if g.shape == shape { return g }
         tensorCheck(shape.count <= g.rank, op, "cannot reduce gradient of shape \(g.shape) to shape \(shape)")
-        let lead = g.rank - shape.count
-        let outStrides = Tensor.contiguousStrides(for: shape)
-        var strides = [Int](repeating: 0, count: g.rank)
-        for i in 0..<shape.count {
-            let d = shape[i], gd = g.shape[lead + i]
-            tensorCheck(d == gd || d == 1, op, "cannot reduce gradient of shape \(g.shape) to shape \(shape)")
-            strides[lead + i] = d == gd ? outStrides[i] : 0
-        }
-        var out = Tensor(shape: shape, repeating: 0)
-        out.withMutableBuffer { po in
-            g.withContiguousBuffer { pg in
-                stridedStore(shape: g.shape, dstStrides: strides, dst: po.baseAddress!, src: pg.baseAddress!, accumulate: true)
-            }
-        }
-        return out
+        return g.sumToShape(shape)
     }
 }

@@ -114,6 +114,34 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(x.grad?.scalars, [2, 3, 3, 2, 3, 3])
     }
 
+    func testSavedTensorsAreReleasedByBackward() {
+        weak var saved: TensorStorage?
+        let x = Variable(Tensor([0.5, -1, 2]), requiresGrad: true)
+        let loss: Variable = {
+            let s = x.sigmoid()          // its output is saved by the sigmoid rule and held by the sum node
+            saved = s.value.storage
+            return s.sum()
+        }()
+        XCTAssertNotNil(saved, "the graph keeps the saved output alive")
+        loss.backward()
+        XCTAssertNil(saved, "backward() frees rules and saved tensors even while the loss variable lives on")
+        let expected = [0.5, -1, 2].map { (v: Float) -> Float in let s = 1 / (1 + exp(-v)); return s * (1 - s) }
+        for (g, e) in zip(x.grad!.scalars, expected) { XCTAssertEqual(g, e, accuracy: 1e-6) }
+    }
+
+    func testCustomOpThroughRecordAndCheckerCatchesWrongRule() {
+        // A user-defined op: cube with a correct and a deliberately wrong backward rule.
+        func cube(_ v: Variable, wrong: Bool) -> Variable {
+            let x = v.value
+            return Variable.record("cube", x * x * x, inputs: [v]) { g, _ in [g * x * x * (wrong ? 2.9 : 3)] }
+        }
+        let x = rnd([5], 90, 0.5...1.5)
+        XCTAssertTrue(GradientCheck.check(inputs: [x]) { cube($0[0], wrong: false) }.passed)
+        let bad = GradientCheck.check(inputs: [x]) { cube($0[0], wrong: true) }
+        XCTAssertFalse(bad.passed)
+        XCTAssertGreaterThan(bad.maxError, 0.03)
+    }
+
     func testGradientsWithRespectToInputAndIntermediate() {
         let x = Variable(x23(), requiresGrad: true, name: "x")
         let w = Variable(Tensor(shape: [2, 3], repeating: 0), requiresGrad: true, name: "unused")

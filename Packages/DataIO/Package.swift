@@ -19,8 +19,13 @@ let package = Package(
             providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
         ),
         .target(
+            name: "CPNGDecode",
+            dependencies: ["CPNG"],
+            path: "Sources/CPNGDecode"
+        ),
+        .target(
             name: "DataIO",
-            dependencies: ["CPNG", .product(name: "Tensor", package: "Tensor")]
+            dependencies: ["CPNG", "CPNGDecode", .product(name: "Tensor", package: "Tensor")]
         ),
         .executableTarget(
             name: "dataio-bench",

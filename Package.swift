@@ -21,5 +21,10 @@ let package = Package(
             dependencies: [.product(name: "Tensor", package: "Tensor")],
             path: "Tools/Demo"
         ),
+        .executableTarget(
+            name: "bench-ops",
+            dependencies: [.product(name: "Tensor", package: "Tensor")],
+            path: "Tools/BenchOps"
+        ),
     ]
 )

@@ -169,59 +169,50 @@ private struct AttentionSizes {
 }
 
 /// One row of scores -> probabilities, in place: `s = s*scale + mask` for the first `valid` entries, softmax over
-/// them, zero for the rest (and for a row with no finite score).
+/// them, zero for the rest (and for a row with no finite score). Plain loops over pointers that LLVM vectorises
+/// (Swift's generic SIMD min/max/select helpers run lane by lane, so they are avoided here).
 @inline(__always)
 private func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, valid: Int, scale: Float,
                                  mask: UnsafePointer<Float>?, maskStride: Int) {
-    let raw = UnsafeMutableRawPointer(row)
-    let vscale = SIMD16<Float>(repeating: scale)
-    var vmax = SIMD16<Float>(repeating: -.infinity)
+    if let mask {
+        if maskStride == 1 {
+            for j in 0..<valid { row[j] = row[j] * scale + mask[j] }
+        } else {
+            for j in 0..<valid { row[j] = row[j] * scale + mask[j * maskStride] }
+        }
+    } else {
+        for j in 0..<valid { row[j] *= scale }
+    }
+    var m0: Float = -.infinity, m1: Float = -.infinity, m2: Float = -.infinity, m3: Float = -.infinity
     var j = 0
-    if let mask, maskStride == 1 {
-        let mraw = UnsafeRawPointer(mask)
-        while j + 16 <= valid {
-            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) * vscale
-                + mraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
-            raw.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
-            vmax = pointwiseMax(vmax, v)
-            j += 16
-        }
-    } else if mask == nil {
-        while j + 16 <= valid {
-            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) * vscale
-            raw.storeBytes(of: v, toByteOffset: j * 4, as: SIMD16<Float>.self)
-            vmax = pointwiseMax(vmax, v)
-            j += 16
-        }
+    while j + 4 <= valid {
+        if row[j] > m0 { m0 = row[j] }
+        if row[j + 1] > m1 { m1 = row[j + 1] }
+        if row[j + 2] > m2 { m2 = row[j + 2] }
+        if row[j + 3] > m3 { m3 = row[j + 3] }
+        j += 4
     }
-    var m = vmax.max()
-    while j < valid {
-        let v = row[j] * scale + (mask.map { $0[j * maskStride] } ?? 0)
-        row[j] = v
-        if v > m { m = v }
-        j += 1
-    }
+    while j < valid { if row[j] > m0 { m0 = row[j] }; j += 1 }
+    let m = Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
     if valid < count { (row + valid).update(repeating: 0, count: count - valid) }
     if !m.isFinite {  // every key masked (or an overflow): no attention at all
         row.update(repeating: 0, count: valid)
         return
     }
-    let vm = SIMD16<Float>(repeating: m)
-    var vsum = SIMD16<Float>()
-    j = 0
-    while j + 16 <= valid {
-        let e = fastExp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - vm)
-        raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
-        vsum += e
-        j += 16
-    }
-    var sum = vsum.sum()
-    while j < valid {
-        let e = fastExp(SIMD16<Float>(repeating: row[j] - m))[0]
-        row[j] = e; sum += e; j += 1
-    }
-    let inv = 1 / sum
-    for i in 0..<valid { row[i] *= inv }
+    for j in 0..<valid { row[j] = expNonPositive(row[j] - m) }
+    let inv = 1 / attentionSum(row, valid)
+    for j in 0..<valid { row[j] *= inv }
+}
+
+@inline(__always)
+private func attentionSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    let rp = UnsafeRawPointer(p)
+    var i = 0
+    while i + 16 <= n { acc += rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self); i += 16 }
+    var s = acc.sum()
+    while i < n { s += p[i]; i += 1 }
+    return s
 }
 
 @inline(__always)
@@ -239,27 +230,25 @@ private func attentionDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, 
     return s
 }
 
-/// e^x for 16 lanes (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent bits);
-/// about 1 ulp over the normal range, exactly 0 below -87.3 (so masked scores give zero probability).
+/// e^x for x <= 0 (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent bits);
+/// about 1 ulp down to -87.3, exactly 0 below (so masked scores give zero probability). Branch-free scalar code
+/// that the loop vectoriser turns into SIMD.
 @inline(__always)
-private func fastExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let lo = SIMD16<Float>(repeating: -87.3), hi = SIMD16<Float>(repeating: 88.3)
-    let xc = pointwiseMin(pointwiseMax(x, lo), hi)
-    let magic = SIMD16<Float>(repeating: 12582912)  // 1.5 * 2^23: adding it rounds to an integer
-    let t = xc * SIMD16<Float>(repeating: 1.44269504088896341) + magic
+private func expNonPositive(_ x: Float) -> Float {
+    let xc = x < -87.3 ? -87.3 : x
+    let magic: Float = 12582912  // 1.5 * 2^23: adding it rounds to an integer
+    let t = xc * 1.44269504088896341 + magic
     let n = t - magic
-    var r = xc - n * SIMD16<Float>(repeating: 0.693359375)
-    r = r - n * SIMD16<Float>(repeating: -2.12194440e-4)
-    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
-    p = p * r + SIMD16<Float>(repeating: 1.3981999507e-3)
-    p = p * r + SIMD16<Float>(repeating: 8.3334519073e-3)
-    p = p * r + SIMD16<Float>(repeating: 4.1665795894e-2)
-    p = p * r + SIMD16<Float>(repeating: 1.6666665459e-1)
-    p = p * r + SIMD16<Float>(repeating: 5.0000001201e-1)
-    p = p * (r * r) + r + SIMD16<Float>(repeating: 1)
-    let ti = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-    let pow2 = unsafeBitCast((ti &+ SIMD16<Int32>(repeating: 127)) &<< SIMD16<Int32>(repeating: 23), to: SIMD16<Float>.self)
-    var result = p * pow2
-    result.replace(with: 0, where: x .< lo)
-    return result
+    var r = xc - n * 0.693359375
+    r = r - n * -2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    let bits = (t.bitPattern &- magic.bitPattern &+ 127) &<< 23
+    let result = p * Float(bitPattern: bits)
+    return x < -87.3 ? 0 : result
 }

@@ -8,7 +8,7 @@ extension Variable {
         tensorCheck(!xs.isEmpty, "Variable.concat", "needs at least one variable")
         let r = xs[0].rank
         let ax = tensorRequire { try normalizeAxis(axis, rank: r, op: "Variable.concat") }
-        let value = Kernels.concat(xs.map(\.value), axis: ax, op: "Variable.concat")
+        let value = Tensor.concat(xs.map(\.value), axis: ax)
         let sizes = xs.map { $0.shape[ax] }
         return record("concat", value, inputs: xs) { g, needs in
             var start = 0
@@ -52,30 +52,5 @@ extension Variable {
         while left > 0 { sizes.append(Swift.min(size, left)); left -= size }
         if sizes.isEmpty { sizes = [0] }
         return split(sizes: sizes, axis: ax)
-    }
-}
-
-extension Kernels {
-    /// Concatenation of contiguous copies along `axis` (each piece written once into its slice of the output).
-    static func concat(_ ts: [Tensor], axis ax: Int, op: String) -> Tensor {
-        var outShape = ts[0].shape
-        for t in ts {
-            tensorCheck(t.rank == outShape.count && (0..<t.rank).allSatisfy { $0 == ax || t.shape[$0] == outShape[$0] }, op,
-                        "shapes \(ts.map(\.shape)) must agree except along axis \(ax)")
-        }
-        outShape[ax] = ts.reduce(0) { $0 + $1.shape[ax] }
-        var out = Tensor(uninitializedShape: outShape)
-        let strides = Tensor.contiguousStrides(for: outShape)
-        var start = 0
-        out.withMutableBuffer { po in
-            for t in ts {
-                t.withContiguousBuffer { pt in
-                    stridedStore(shape: t.shape, dstStrides: strides, dst: po.baseAddress! + start * strides[ax],
-                                 src: pt.baseAddress!, accumulate: false)
-                }
-                start += t.shape[ax]
-            }
-        }
-        return out
     }
 }

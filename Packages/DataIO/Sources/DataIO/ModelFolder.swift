@@ -1,0 +1,106 @@
+import Foundation
+import Tensor
+
+/// One component subfolder of a model folder: a `config.json` (or `scheduler_config.json`) and safetensors weights.
+///
+/// Works for the standard diffusers components and for those this project adds (the discriminative adapter, LoRA
+/// weights): any subfolder with its own config and weights file.
+public struct ComponentFolder: Sendable {
+    public let url: URL
+    public init(_ url: URL) { self.url = url }
+
+    public var name: String { url.lastPathComponent }
+
+    /// The config file: `config.json`, or `scheduler_config.json` for schedulers.
+    public var configURL: URL {
+        let c = url.appendingPathComponent("config.json")
+        let s = url.appendingPathComponent("scheduler_config.json")
+        if !FileManager.default.fileExists(atPath: c.path) && FileManager.default.fileExists(atPath: s.path) { return s }
+        return c
+    }
+
+    /// Decodes the config as `type`.
+    public func config<T: Decodable>(_ type: T.Type) throws -> T {
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw DataIOError(.notFound, file: url.path, item: name, "component has no config.json")
+        }
+        return try ConfigFile.read(type, from: configURL)
+    }
+
+    /// The weights file: the diffusers/transformers standard names, a `variant` (e.g. "fp16") if given, or the
+    /// only `*.safetensors` file in the folder.
+    public func weightsURL(variant: String? = nil) throws -> URL {
+        let stems = ["diffusion_pytorch_model", "model", "pytorch_lora_weights", "adapter_model", "weights"]
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        for stem in stems {
+            let f = variant.map { "\(stem).\($0).safetensors" } ?? "\(stem).safetensors"
+            if files.contains(f) { return url.appendingPathComponent(f) }
+        }
+        let all = files.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(AtomicFile.temporaryPrefix) }
+        if variant == nil, all.count == 1 { return url.appendingPathComponent(all[0]) }
+        throw DataIOError(.notFound, file: url.path, item: name,
+                          "no weights file\(variant.map { " for variant \($0)" } ?? "") (found: \(all.sorted().joined(separator: ", ")))")
+    }
+
+    /// Opens the weights (memory-mapped).
+    public func weights(variant: String? = nil) throws -> SafetensorsFile {
+        try SafetensorsFile(contentsOf: weightsURL(variant: variant))
+    }
+
+    /// Creates the folder if needed and writes `config.json` and the weights file atomically.
+    public func write<C: Encodable>(config: C, weights: [String: Tensor], metadata: [String: String] = [:],
+                                    weightsName: String = "model.safetensors", as dtype: SafetensorsDType = .F32) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try SafetensorsFile.write(weights, metadata: metadata, as: dtype, to: url.appendingPathComponent(weightsName))
+        try ConfigFile.write(config, to: url.appendingPathComponent("config.json"))
+    }
+}
+
+/// A model folder in the diffusers layout:
+/// `model_index.json`, `unet/`, `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`, plus any further components.
+public struct ModelFolder: Sendable {
+    public let url: URL
+
+    /// A folder that must exist.
+    public init(_ url: URL) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
+            throw DataIOError(.notFound, file: url.path, "model folder does not exist")
+        }
+        self.url = url
+    }
+
+    public func component(_ name: String) -> ComponentFolder { ComponentFolder(url.appendingPathComponent(name)) }
+
+    /// Subfolders that hold a config file, sorted.
+    public var componentNames: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        return names.filter { n in
+            let c = component(n)
+            return FileManager.default.fileExists(atPath: c.url.appendingPathComponent("config.json").path)
+                || FileManager.default.fileExists(atPath: c.url.appendingPathComponent("scheduler_config.json").path)
+        }.sorted()
+    }
+
+    public func modelIndex() throws -> ModelIndex { try ConfigFile.read(ModelIndex.self, from: url.appendingPathComponent("model_index.json")) }
+    public func unetConfig() throws -> UNet2DConditionConfig { try component("unet").config(UNet2DConditionConfig.self) }
+    public func vaeConfig() throws -> AutoencoderKLConfig { try component("vae").config(AutoencoderKLConfig.self) }
+    public func textEncoderConfig() throws -> CLIPTextConfig { try component("text_encoder").config(CLIPTextConfig.self) }
+    public func schedulerConfig() throws -> SchedulerConfig { try component("scheduler").config(SchedulerConfig.self) }
+
+    /// `tokenizer/vocab.json` and `tokenizer/merges.txt`; both must exist.
+    public func tokenizerFiles() throws -> (vocab: URL, merges: URL) {
+        let dir = url.appendingPathComponent("tokenizer")
+        let vocab = dir.appendingPathComponent("vocab.json"), merges = dir.appendingPathComponent("merges.txt")
+        for f in [vocab, merges] where !FileManager.default.fileExists(atPath: f.path) {
+            throw DataIOError(.notFound, file: f.path, item: "tokenizer", "tokenizer file missing")
+        }
+        return (vocab, merges)
+    }
+
+    /// Writes `model_index.json` atomically (creating the folder).
+    public static func writeIndex(_ index: ModelIndex, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try ConfigFile.write(index, to: url.appendingPathComponent("model_index.json"))
+    }
+}

@@ -25,6 +25,15 @@ final class LossGradientTests: XCTestCase {
         XCTAssertEqual(Double(lw), (4 * l0 + l1) / 5, accuracy: 1e-6)
         let li = Variable.crossEntropy(logits: Variable(z), targets: [2, -100]).value.item()
         XCTAssertEqual(Double(li), l0, accuracy: 1e-6)
+        // A single sample as [C], and per-sample losses of [N, C, d] in shape [N, d].
+        let single = Variable.crossEntropy(logits: Variable(Tensor([1, 2, 3])), targets: [2], reduction: .none)
+        XCTAssertEqual(single.shape, [])
+        XCTAssertEqual(Double(single.value.item()), l0, accuracy: 1e-6)
+        let spatial = Tensor(shape: [1, 3, 2], scalars: [1, 0, 2, 0, 3, 0])   // sample 0 = z row 0, sample 1 = zeros
+        let perSample = Variable.crossEntropy(logits: Variable(spatial), targets: [2, 0], reduction: .none)
+        XCTAssertEqual(perSample.shape, [1, 2])
+        XCTAssertEqual(Double(perSample.value.scalars[0]), l0, accuracy: 1e-6)
+        XCTAssertEqual(Double(perSample.value.scalars[1]), l1, accuracy: 1e-6)
     }
 
     func testCrossEntropyGradients() {

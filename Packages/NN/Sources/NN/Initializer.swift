@@ -61,10 +61,17 @@ public enum Initializer {
     }
 }
 
-/// Random fills over any `RandomNumberGenerator`, with the element formulas of PyTorch's CPU kernels:
-/// uniform uses 24 random bits per element, `low + u · (high − low)` in Double; normal uses Box–Muller.
+/// Random fills. With a `TorchGenerator` they are PyTorch's own (`uniform_`, `normal_`), so a model built from
+/// `TorchGenerator(seed: s)` starts bit for bit where PyTorch does after `torch.manual_seed(s)` (same
+/// construction order); other `TensorRandomSource`s supply normals; any other generator gets 24-bit uniforms
+/// and Box–Muller normals.
 enum RandomFill {
     static func uniform<G: RandomNumberGenerator>(shape: [Int], low: Float, high: Float, generator: inout G) -> Tensor {
+        if var torch = generator as? TorchGenerator {
+            let t = torch.uniform(low: Double(low), high: Double(high), shape: shape)
+            generator = torch as! G
+            return t
+        }
         var t = Tensor(uninitializedShape: shape)
         let lo = Double(low), span = Double(high) - Double(low)
         t.withMutableBuffer { buf in
@@ -78,6 +85,11 @@ enum RandomFill {
     }
 
     static func normal<G: RandomNumberGenerator>(shape: [Int], mean: Float, std: Float, generator: inout G) -> Tensor {
+        if var source = generator as? any TensorRandomSource {
+            let t = source.normal(mean: Double(mean), std: Double(std), shape: shape)
+            generator = source as! G
+            return t
+        }
         var t = Tensor(uninitializedShape: shape)
         let m = Double(mean), s = Double(std)
         t.withMutableBuffer { buf in

@@ -47,6 +47,7 @@ enum OptimizerSupport {
         // slots: slot name -> true when the slot has the parameter's shape (false: a scalar).
         var report = StateDictReport()
         var byParam: [String: [String: Tensor]] = [:]
+        var seen = Set<String>()
         let shapes = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value.shape) })
         for key in state.keys.sorted() {
             guard let dot = key.lastIndex(of: "."),
@@ -57,6 +58,7 @@ enum OptimizerSupport {
             }
             let name = String(key[..<dot]), slot = String(key[key.index(after: dot)...])
             let t = state[key]!
+            seen.insert(name)
             let want = full ? shape : []
             if t.shape != want && !(want.isEmpty && t.count == 1) {
                 report.mismatched.append(.init(name: key, expected: want, found: t.shape))
@@ -64,8 +66,10 @@ enum OptimizerSupport {
             }
             byParam[name, default: [:]][slot] = t
         }
-        for (name, got) in byParam.sorted(by: { $0.key < $1.key }) {
-            for slot in slots.keys.sorted() where got[slot] == nil && slots[slot] != nil {
+        // A parameter with any state must have all of it (a parameter with none starts fresh, as one that
+        // never had a gradient).
+        for name in seen.sorted() {
+            for slot in slots.keys.sorted() where byParam[name]?[slot] == nil && state["\(name).\(slot)"] == nil {
                 report.missing.append("\(name).\(slot)")
             }
         }

@@ -91,7 +91,11 @@ public final class ParameterStore {
         modulePaths.append(module.path)
     }
 
-    func markInitialized(_ name: String) { uninitializedNames.remove(name) }
+    func removeParameter(_ name: String) {
+        guard entries.removeValue(forKey: name) != nil else { return }
+        allNames.removeAll { $0 == name }
+        uninitializedNames.remove(name)
+    }
 
     /// Draws a fresh tensor from the store's generator (used by LoRA to initialise adapters added later).
     func makeTensor(shape: [Int], initializer: Initializer) -> Tensor {

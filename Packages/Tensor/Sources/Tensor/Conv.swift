@@ -74,7 +74,6 @@ struct Conv2dGeometry {
         return result
     }
 
-    var maxBlockCols: Int { blocks().map(\.cols).max() ?? 0 }
 }
 
 // MARK: im2col / col2im

@@ -70,4 +70,20 @@ final class NormalizationTests: XCTestCase {
             XCTAssertEqual((up - down) / Double(2 * h), Double(dx[i]), accuracy: 1e-3)
         }
     }
+
+    /// Groups of half a million elements with a large offset: statistics match a Double computation.
+    func testGroupNormStatisticsOnLargeGroups() {
+        let r = OpsB.random([1, 4, 512, 256], seed: 71)
+        let x = Tensor(shape: r.shape, scalars: r.scalars.map { 100 + 3 * $0 })
+        let f = Tensor.groupNormForward(x, groups: 2, eps: 1e-5)
+        let xs = x.scalars
+        let m = xs.count / 2
+        for g in 0..<2 {
+            let part = xs[(g * m)..<((g + 1) * m)].map(Double.init)
+            let mean = part.reduce(0, +) / Double(m)
+            let variance = part.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m)
+            XCTAssertEqual(Double(f.mean[0, g]), mean, accuracy: 1e-5 * mean)
+            XCTAssertEqual(Double(f.rstd[0, g]), 1 / (variance + 1e-5).squareRoot(), accuracy: 1e-4 / variance.squareRoot())
+        }
+    }
 }

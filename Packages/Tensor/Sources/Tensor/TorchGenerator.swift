@@ -5,7 +5,7 @@ import Foundation
 /// `TorchGenerator(seed: s)` followed by `randn`, `rand`, `randint`, `randperm` and `normal` gives the same numbers
 /// as `torch.manual_seed(s)` followed by the same sequence of `torch.randn`, `torch.rand`, `torch.randint`,
 /// `torch.randperm` and `torch.normal` calls (float32 tensors, int64 integers) on a CPU build of PyTorch 2.x
-/// with an x86-64 AVX2 (or AVX-512) kernel. What it mirrors:
+/// (checked against 2.13). What it mirrors:
 ///
 /// - the engine: `at::mt19937` seeded with the low 32 bits of the seed (so seeds `s` and `s + 2^32` coincide,
 ///   as in torch); `random32()` is `CPUGeneratorImpl::random()`, `random64()` joins two draws, the first as
@@ -14,9 +14,12 @@ import Foundation
 ///   low 53 bits of `random64()`;
 /// - normals, tensors of 16 or more elements: all uniforms are drawn first, Box-Muller runs on blocks of 16
 ///   (8 radii from `1 - u[0..<8]`, 8 angles from `u[8..<16]`), and when the count is not a multiple of 16 the
-///   last 16 elements are overwritten with 16 fresh uniforms and transformed again. The transform is a port of
-///   the AVX2 kernel (`log256_ps` and `sincos256_ps` of avx_mathfun.h, Cephes polynomials) with the fused
-///   multiply-adds that GCC contracts in torch's build, so it matches to the last bit;
+///   last 16 elements are overwritten with 16 fresh uniforms and transformed again. The transform depends on
+///   the CPU torch runs on, so it is a choice (`NormalKernel`): on x86-64 with AVX2 (and AVX-512, whose build
+///   compiles the same `__AVX2__` code) torch uses avx_mathfun.h's Cephes `log256_ps`/`sincos256_ps`, ported
+///   here with the fused multiply-adds GCC contracts in torch's build (`.avx2`, the default); elsewhere (ARM,
+///   Apple Silicon, x86-64 without AVX2, or `ATEN_CPU_CAPABILITY=default`) it uses libm's `logf`/`cosf`/`sinf`
+///   (`.scalar`). Both agree with each other to a few ulp, and each matches its torch kernel to the last bit;
 /// - normals, tensors of fewer than 16 elements: the scalar double-precision Box-Muller of
 ///   `at::normal_distribution<double>` with libm's `log1p`, `sin`, `cos`, including the cached second sample,
 ///   which carries over between calls until it is used or the generator is reseeded;
@@ -25,24 +28,36 @@ import Foundation
 ///
 /// The generator is a value: copying it forks the stream (both copies continue identically). There is no
 /// global generator; every draw goes through an explicit `inout` generator.
-public struct TorchGenerator: RandomNumberGenerator, TensorRandomSource {
+public struct TorchGenerator: RandomNumberGenerator, TensorRandomSource, Sendable {
     /// The seed given to `init(seed:)` or `manualSeed(_:)` (torch's `initial_seed()`).
     public private(set) var seed: UInt64
     private var engine: MT19937
     /// The second value of the last scalar Box-Muller pair, standard normal, not yet used
     /// (`CPUGeneratorImpl::next_double_normal_sample_`).
     public private(set) var cachedNormal: Double?
+    /// Which of torch's Box-Muller kernels float32 normals of 16+ elements reproduce.
+    public var normalKernel: NormalKernel
+
+    /// torch's float32 Box-Muller kernels for tensors of 16 or more elements; torch picks one by CPU.
+    public enum NormalKernel: Sendable {
+        /// `normal_fill_16_AVX2` (Cephes polynomials): torch on x86-64 CPUs with AVX2 or AVX-512.
+        case avx2
+        /// The scalar `NormalFill16` with libm's `logf`, `cosf`, `sinf` and `fmaf`: torch on other CPUs. Bit for
+        /// bit only where this process and torch use the same libm (checked with glibc on x86-64).
+        case scalar
+    }
 
     /// A generator in the state `torch.manual_seed(seed)` leaves the default CPU generator in.
-    public init(seed: UInt64) {
+    public init(seed: UInt64, normalKernel: NormalKernel = .avx2) {
         self.seed = seed
         self.engine = MT19937(seed: seed)
         self.cachedNormal = nil
+        self.normalKernel = normalKernel
     }
 
-    /// Reseeds in place, like `torch.manual_seed` (also drops the cached normal sample).
+    /// Reseeds in place, like `torch.manual_seed` (also drops the cached normal sample; keeps `normalKernel`).
     public mutating func manualSeed(_ seed: UInt64) {
-        self = TorchGenerator(seed: seed)
+        self = TorchGenerator(seed: seed, normalKernel: normalKernel)
     }
 
     // MARK: Raw draws
@@ -108,6 +123,7 @@ public struct TorchGenerator: RandomNumberGenerator, TensorRandomSource {
         }
         let fmean = Float(mean), fstd = Float(std)
         let hasTail = n % 16 != 0
+        let fill16 = normalKernel == .avx2 ? TorchBoxMuller.fill16 : TorchBoxMuller.fill16Scalar
         out.withMutableBuffer { buf in
             let p = buf.baseAddress!
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { tail in
@@ -117,11 +133,11 @@ public struct TorchGenerator: RandomNumberGenerator, TensorRandomSource {
                     if hasTail { for i in 0..<16 { tail[i] = TorchGenerator.unitFloat(c.draw()) } }
                 }
                 Parallel.forEachChunk(n / 16, costPerItem: 128) { blocks in
-                    for b in blocks { TorchBoxMuller.fill16(p + 16 * b, mean: fmean, std: fstd) }
+                    for b in blocks { fill16(p + 16 * b, fmean, fstd) }
                 }
                 if hasTail {
                     (p + n - 16).update(from: tail.baseAddress!, count: 16)
-                    TorchBoxMuller.fill16(p + n - 16, mean: fmean, std: fstd)
+                    fill16(p + n - 16, fmean, fstd)
                 }
             }
         }
@@ -180,7 +196,7 @@ public struct TorchGenerator: RandomNumberGenerator, TensorRandomSource {
     }
 
     /// `torch.randperm(n)`: a random permutation of `0..<n`. Below 214,748,364 elements this is torch's
-    /// swap-with-random-later loop on 32-bit draws; above, its inside-out Fisher-Yates on 64-bit draws.
+    /// swap-with-random-later loop on 32-bit draws; from there on, its inside-out Fisher-Yates on 64-bit draws.
     public mutating func randperm(_ n: Int) -> [Int] {
         tensorCheck(n >= 0, "TorchGenerator.randperm", "n must be non-negative, got \(n)")
         var out = [Int](repeating: 0, count: n)
@@ -311,7 +327,7 @@ struct MTCursor {
     }
 }
 
-/// The Box-Muller block of torch's AVX2 `normal_fill`, one lane at a time.
+/// The Box-Muller blocks of torch's `normal_fill`: the AVX2 kernel one lane at a time, and the scalar kernel.
 ///
 /// Port of `normal_fill_16_AVX2` with `log256_ps` and `sincos256_ps` from ATen's avx_mathfun.h (Cephes
 /// polynomials). Every `fused` call stands where GCC contracts a multiply and an add into one FMA in torch's
@@ -340,6 +356,19 @@ enum TorchBoxMuller {
                 d[j] = fused(radius * c, std, mean)
                 d[j + 8] = fused(radius * s, std, mean)
             }
+        }
+    }
+
+    /// The scalar `NormalFill16` of torch's non-AVX2 builds: libm `logf`, `cosf`, `sinf`, the angle computed in
+    /// double and rounded to float, and `std::fma` for the scale and shift.
+    static func fill16Scalar(_ d: UnsafeMutablePointer<Float>, mean: Float, std: Float) {
+        for j in 0..<8 {
+            let u1 = 1 - d[j]
+            let u2 = d[j + 8]
+            let radius = (-2 * Foundation.log(u1)).squareRoot()
+            let theta = Float(2 * Double.pi * Double(u2))
+            d[j] = fused(radius * Foundation.cos(theta), std, mean)
+            d[j + 8] = fused(radius * Foundation.sin(theta), std, mean)
         }
     }
 

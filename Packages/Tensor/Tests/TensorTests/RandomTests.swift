@@ -93,12 +93,13 @@ final class RandomTests: XCTestCase {
 
     /// Replays the fixture cases whose name starts with `prefix`; returns how many ops were checked.
     @discardableResult
-    func checkCases(prefix: String, file: StaticString = #filePath, line: UInt = #line) -> Int {
+    func checkCases(prefix: String, kernel: TorchGenerator.NormalKernel = .avx2,
+                    file: StaticString = #filePath, line: UInt = #line) -> Int {
         let cases = Self.fixture.cases.filter { $0.name.hasPrefix(prefix) }
         XCTAssertFalse(cases.isEmpty, "no fixture case named \(prefix)*", file: file, line: line)
         var checked = 0
         for c in cases {
-            var g = TorchGenerator(seed: c.seed)
+            var g = TorchGenerator(seed: c.seed, normalKernel: kernel)
             XCTAssertEqual(c.ops.count, c.outputs.count, c.name)
             for (k, (op, want)) in zip(c.ops, c.outputs).enumerated() {
                 let where_ = "\(c.name) op \(k) (\(op.op))"
@@ -188,6 +189,27 @@ final class RandomTests: XCTestCase {
     /// A uniform that rounds up to `high` is returned as `low`, as in torch (needs 44 million draws first).
     func testUniformRoundingToHighMatchesTorch() {
         checkCases(prefix: "uniform_rounds_to_high")
+    }
+
+    /// torch's scalar kernel (non-AVX2 CPUs), from torch run with ATEN_CPU_CAPABILITY=default. It calls libm's
+    /// logf/cosf/sinf, so the bits are only expected where libm is glibc, as for the fixture.
+    func testScalarKernelMatchesTorchDefaultCapability() throws {
+        #if os(Linux)
+        XCTAssertEqual(checkCases(prefix: "scalar_kernel_", kernel: .scalar), 14)
+        #else
+        throw XCTSkip("the scalar kernel's fixture was made with glibc's logf/cosf/sinf")
+        #endif
+    }
+
+    /// The two kernels agree closely but not bitwise, and manualSeed keeps the kernel choice.
+    func testKernelsDifferOnlyInLastBits() {
+        var a = TorchGenerator(seed: 4), b = TorchGenerator(seed: 4, normalKernel: .scalar)
+        b.manualSeed(4)
+        XCTAssertEqual(b.normalKernel, .scalar)
+        let x = a.randn([4096]).scalars, y = b.randn([4096]).scalars
+        XCTAssertNotEqual(x, y)
+        for (u, v) in zip(x, y) { XCTAssertEqual(u, v, accuracy: 2e-6 * Swift.max(1, abs(u))) }
+        XCTAssertEqual(a.randn([15]).scalars, b.randn([15]).scalars)  // the scalar double path is shared
     }
 
     // MARK: Independent checks

@@ -176,7 +176,8 @@ final class RandomTests: XCTestCase {
         checkCases(prefix: "sequence_scalar_cache")
     }
 
-    /// 64-bit draws for ranges of 2^32 and more, randperm(100), uniform_(low, high), empty tensors.
+    /// randint around the 2^28 switch to 64-bit draws and far beyond, randperm(100), uniform_(low, high), empty
+    /// tensors.
     func testWideRangesMatchTorch() {
         checkCases(prefix: "sequence_wide_ranges")
     }

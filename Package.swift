@@ -9,6 +9,9 @@ let package = Package(
     dependencies: [
         .package(path: "Packages/Tensor"),
         .package(path: "Packages/Tokenizer"),
+        .package(path: "Packages/ShapesWorld"),
+        .package(path: "Packages/DataIO"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .executableTarget(
@@ -25,6 +28,15 @@ let package = Package(
             name: "bench-ops",
             dependencies: [.product(name: "Tensor", package: "Tensor")],
             path: "Tools/BenchOps"
+        ),
+        .executableTarget(
+            name: "shapesworld",
+            dependencies: [
+                .product(name: "ShapesWorld", package: "ShapesWorld"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/ShapesWorldTool"
         ),
     ]
 )

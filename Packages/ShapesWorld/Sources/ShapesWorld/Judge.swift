@@ -42,6 +42,11 @@ public struct Verdict: Codable, Hashable, Sendable {
     public var allPassed: Bool
     /// Fraction of constraints passed (0 for an unparseable image).
     public var fractionPassed: Double
+
+    public init(parseable: Bool, problems: [String], constraints: [ConstraintResult], allPassed: Bool, fractionPassed: Double) {
+        self.parseable = parseable; self.problems = problems; self.constraints = constraints
+        self.allPassed = allPassed; self.fractionPassed = fractionPassed
+    }
 }
 
 /// Tolerances of the judge.

@@ -130,3 +130,9 @@ let posixWrite = Glibc.write
 #elseif canImport(Darwin)
 let posixWrite = Darwin.write
 #endif
+
+#if canImport(Glibc)
+let posixClose = Glibc.close
+#elseif canImport(Darwin)
+let posixClose = Darwin.close
+#endif

@@ -1,0 +1,115 @@
+import Foundation
+import Tensor
+
+/// What a checkpoint records besides its tensors (stored in the safetensors `__metadata__` block).
+public struct CheckpointInfo: Equatable, Sendable {
+    public var formatVersion: Int
+    public var step: Int
+    public var seed: UInt64
+    /// The run's configuration as JSON.
+    public var config: JSONValue
+    /// Any further string metadata.
+    public var extra: [String: String]
+
+    public init(step: Int, seed: UInt64, config: JSONValue, extra: [String: String] = [:],
+                formatVersion: Int = Checkpoint.formatVersion) {
+        self.formatVersion = formatVersion
+        self.step = step
+        self.seed = seed
+        self.config = config
+        self.extra = extra
+    }
+}
+
+/// Crash-safe training checkpoints: safetensors files written atomically (temporary file in the same folder,
+/// fsync, rename, folder fsync) named `<prefix>-<step, 8 digits>.safetensors`, with a `CheckpointInfo` block.
+/// A crash during a save leaves at most a temporary file, which discovery ignores.
+public enum Checkpoint {
+    public static let formatVersion = 1
+    static let keyVersion = "dpt.format_version", keyStep = "dpt.step", keySeed = "dpt.seed", keyConfig = "dpt.config"
+
+    /// The file name of the checkpoint of `step`.
+    public static func fileName(step: Int, prefix: String = "checkpoint") -> String {
+        "\(prefix)-\(String(format: "%08d", step)).safetensors"
+    }
+
+    /// Saves Float32 tensors as a checkpoint in `folder` (created if needed); returns the file written.
+    /// `keepLast` removes all but the newest that many checkpoints afterwards.
+    @discardableResult
+    public static func save(_ tensors: [String: Tensor], info: CheckpointInfo, in folder: URL, prefix: String = "checkpoint",
+                            keepLast: Int? = nil) throws -> URL {
+        var w = SafetensorsWriter()
+        for (k, v) in tensors { try w.add(k, v) }
+        return try save(w, info: info, in: folder, prefix: prefix, keepLast: keepLast)
+    }
+
+    /// Saves a prepared writer (e.g. with integer arrays such as RNG or data-order state) as a checkpoint.
+    @discardableResult
+    public static func save(_ writer: SafetensorsWriter, info: CheckpointInfo, in folder: URL, prefix: String = "checkpoint",
+                            keepLast: Int? = nil) throws -> URL {
+        guard info.step >= 0 else { throw DataIOError(.invalidArgument, file: folder.path, "checkpoint step \(info.step) is negative") }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var w = writer
+        var md = w.metadata
+        for (k, v) in info.extra { md[k] = v }
+        md["format"] = md["format"] ?? "pt"
+        md[keyVersion] = String(info.formatVersion)
+        md[keyStep] = String(info.step)
+        md[keySeed] = String(info.seed)
+        md[keyConfig] = info.config.serialized()
+        w.metadata = md
+        let url = folder.appendingPathComponent(fileName(step: info.step, prefix: prefix))
+        try w.write(to: url)
+        if let keepLast, keepLast > 0 {
+            for old in list(in: folder, prefix: prefix).dropLast(keepLast) { try? FileManager.default.removeItem(at: old.url) }
+        }
+        return url
+    }
+
+    /// Opens a checkpoint and reads its info; errors name the file and the missing or bad key.
+    public static func load(_ url: URL) throws -> (file: SafetensorsFile, info: CheckpointInfo) {
+        let f = try SafetensorsFile(contentsOf: url)
+        return (f, try info(of: f))
+    }
+
+    /// The `CheckpointInfo` of an open file.
+    public static func info(of f: SafetensorsFile) throws -> CheckpointInfo {
+        let md = f.metadata
+        func need(_ k: String) throws -> String {
+            guard let v = md[k] else { throw DataIOError(.invalidHeader, file: f.name, item: k, "checkpoint metadata key missing") }
+            return v
+        }
+        guard let version = Int(try need(keyVersion)) else { throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "not an integer") }
+        guard version <= formatVersion else {
+            throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "format version \(version) is newer than this reader (\(formatVersion))")
+        }
+        guard let step = Int(try need(keyStep)) else { throw DataIOError(.invalidHeader, file: f.name, item: keyStep, "not an integer") }
+        guard let seed = UInt64(try need(keySeed)) else { throw DataIOError(.invalidHeader, file: f.name, item: keySeed, "not an unsigned integer") }
+        let config: JSONValue
+        do { config = try JSONValue.parse(try need(keyConfig)) } catch let e as JSONValue.ParseError {
+            throw DataIOError(.invalidJSON, file: f.name, item: keyConfig, "invalid JSON: \(e)")
+        }
+        var extra = md
+        for k in [keyVersion, keyStep, keySeed, keyConfig] { extra[k] = nil }
+        return CheckpointInfo(step: step, seed: seed, config: config, extra: extra, formatVersion: version)
+    }
+
+    /// Checkpoint files in `folder` by step (oldest first), by name only (not validated); temporary files excluded.
+    public static func list(in folder: URL, prefix: String = "checkpoint") -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let head = prefix + "-", tail = ".safetensors"
+        return names.compactMap { n -> (Int, URL)? in
+            guard n.hasPrefix(head), n.hasSuffix(tail) else { return nil }
+            guard let step = Int(n.dropFirst(head.count).dropLast(tail.count)) else { return nil }
+            return (step, folder.appendingPathComponent(n))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// The newest checkpoint that opens, validates and carries complete info (for resuming), or nil.
+    public static func latest(in folder: URL, prefix: String = "checkpoint") -> (url: URL, info: CheckpointInfo)? {
+        for c in list(in: folder, prefix: prefix).reversed() {
+            if let (_, info) = try? load(c.url), info.step == c.step { return (c.url, info) }
+        }
+        return nil
+    }
+}

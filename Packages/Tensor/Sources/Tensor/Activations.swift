@@ -19,54 +19,58 @@ private let normalPdfScale: Float = Float(1 / (2 * Double.pi).squareRoot())
 
 struct ReluK: UnaryKernel { func apply(_ x: Float) -> Float { x > 0 || x.isNaN ? x : 0 } }
 struct SiluK: UnaryKernel {
-    static var cost: Int { 8 }
-    func apply(_ x: Float) -> Float { x / (1 + Foundation.exp(-x)) }
+    static var cost: Int { 4 }
+    func apply(_ x: Float) -> Float { x / (1 + fastExp(-x)) }
 }
+/// The standard normal CDF as 0.5 erfc(-x/sqrt2) (libm): unlike 0.5 (1 + erf(x/sqrt2)) it keeps its relative
+/// accuracy in the negative tail (PyTorch's GELU returns 0 for x <= -6; this returns the true tiny value).
+@inline(__always)
+func normalCdf(_ x: Float) -> Float { 0.5 * Foundation.erfc(-x * sqrtHalf) }
+
+/// x Phi(x), exact GELU.
 struct GeluK: UnaryKernel {
     static var cost: Int { 10 }
-    func apply(_ x: Float) -> Float { x * 0.5 * (1 + Foundation.erf(x * sqrtHalf)) }
+    func apply(_ x: Float) -> Float { x * normalCdf(x) }
 }
+/// 0.5 x (1 + tanh(u)) == x * sigmoid(2u) exactly, u = sqrt(2/pi) (x + 0.044715 x^3).
 struct GeluTanhK: UnaryKernel {
-    static var cost: Int { 10 }
-    func apply(_ x: Float) -> Float { 0.5 * x * (1 + Foundation.tanh(geluBeta * (x + geluKappa * x * x * x))) }
+    static var cost: Int { 5 }
+    func apply(_ x: Float) -> Float { x * fastSigmoid(2 * geluBeta * (x + geluKappa * x * x * x)) }
 }
 struct QuickGeluK: UnaryKernel {
-    static var cost: Int { 8 }
-    func apply(_ x: Float) -> Float { x * (1 / (1 + Foundation.exp(-1.702 * x))) }
+    static var cost: Int { 4 }
+    func apply(_ x: Float) -> Float { x * fastSigmoid(1.702 * x) }
 }
 
 struct ReluBackK: BinaryKernel { func apply(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
 struct SiluBackK: BinaryKernel {
-    static var cost: Int { 8 }
+    static var cost: Int { 4 }
     func apply(_ g: Float, _ x: Float) -> Float {
-        let s = 1 / (1 + Foundation.exp(-x))
+        let s = fastSigmoid(x)
         return g * s * (1 + x * (1 - s))
     }
 }
 struct GeluBackK: BinaryKernel {
-    static var cost: Int { 14 }
+    static var cost: Int { 12 }
     func apply(_ g: Float, _ x: Float) -> Float {
-        let cdf = 0.5 * (1 + Foundation.erf(x * sqrtHalf))
-        let pdf = Foundation.exp(-0.5 * x * x) * normalPdfScale
+        let cdf = normalCdf(x)
+        let pdf = fastExp(-0.5 * x * x) * normalPdfScale
         return g * (cdf + x * pdf)
     }
 }
+/// d/dx [x s(2u)] = s + 2 x s (1 - s) u', the same value as PyTorch's tanh form (1 - tanh^2 = 4 s (1 - s)).
 struct GeluTanhBackK: BinaryKernel {
-    static var cost: Int { 12 }
+    static var cost: Int { 5 }
     func apply(_ g: Float, _ x: Float) -> Float {
         let x2 = x * x
-        let t = Foundation.tanh(geluBeta * (x + geluKappa * x2 * x))
-        let left = 0.5 * x
-        let right = 1 + t
-        let dLeft = 0.5 * right
-        let dRight = left * (1 - t * t) * geluBeta * (1 + 3 * geluKappa * x2)
-        return g * (dLeft + dRight)
+        let s = fastSigmoid(2 * geluBeta * (x + geluKappa * x2 * x))
+        return g * (s + 2 * x * s * (1 - s) * geluBeta * (1 + 3 * geluKappa * x2))
     }
 }
 struct QuickGeluBackK: BinaryKernel {
-    static var cost: Int { 8 }
+    static var cost: Int { 4 }
     func apply(_ g: Float, _ x: Float) -> Float {
-        let s = 1 / (1 + Foundation.exp(-1.702 * x))
+        let s = fastSigmoid(1.702 * x)
         return g * (s + 1.702 * x * s * (1 - s))
     }
 }

@@ -18,26 +18,80 @@ extension Tensor {
         }
     }
 
+    /// One lane: max, then exp(x - max) into `y` (vectorised), its Double sum, then scale or shift.
     @inline(__always)
     private static func softmaxLane(_ op: LaneOp, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                     _ n: Int, _ s: Int) {
         var m = -Float.infinity
-        for i in 0..<n { let v = x[i * s]; if v > m || v.isNaN { m = v; if v.isNaN { break } } }
-        var sum: Double = 0
+        var nan = false
+        for i in 0..<n {
+            let v = x[i * s]
+            m = v > m ? v : m
+            if v != v { nan = true }
+        }
+        if nan {
+            for i in 0..<n { y[i * s] = .nan }
+            return
+        }
+        for i in 0..<n { y[i * s] = fastExp(x[i * s] - m) }
+        var sum: Double
+        if s == 1 {
+            sum = contiguousSum(UnsafePointer(y), n)
+        } else {
+            sum = 0
+            for i in 0..<n { sum += Double(y[i * s]) }
+        }
         switch op {
         case .softmax:
-            for i in 0..<n {
-                let e = Foundation.exp(x[i * s] - m)
-                y[i * s] = e
-                sum += Double(e)
-            }
             let inv = Float(1 / sum)
             for i in 0..<n { y[i * s] *= inv }
         case .logSoftmax:
-            for i in 0..<n { sum += Double(Foundation.exp(x[i * s] - m)) }
             // (x - m) - log(sum) keeps full precision when |m| is large (x - (m + log(sum)) would not).
             let logSum = Float(Foundation.log(sum))
             for i in 0..<n { y[i * s] = (x[i * s] - m) - logSum }
+        }
+    }
+
+    /// Softmax over the middle axis of [outer, n, inner] for a block of columns at a time, reading rows in
+    /// memory order (lane-by-lane access would stride by `inner` on every element).
+    private static func softmaxColumns(_ op: LaneOp, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                       outer: Int, n: Int, inner: Int) {
+        let blockLen = Swift.min(inner, 256)
+        let blocks = (inner + blockLen - 1) / blockLen
+        Parallel.forEachChunk(outer * blocks, costPerItem: n * blockLen * 6) { range in
+            let m = UnsafeMutablePointer<Float>.allocate(capacity: blockLen)
+            let sum = UnsafeMutablePointer<Double>.allocate(capacity: blockLen)
+            defer { m.deallocate(); sum.deallocate() }
+            for item in range {
+                let o = item / blocks, j0 = (item % blocks) * blockLen
+                let w = Swift.min(inner, j0 + blockLen) - j0
+                let base = o * n * inner + j0
+                m.update(repeating: -.infinity, count: w)
+                sum.update(repeating: 0, count: w)
+                for l in 0..<n {  // column maxima; NaN sticks (no comparison with NaN is true)
+                    let xr = x + base + l * inner
+                    for j in 0..<w { let v = xr[j]; m[j] = (v > m[j] || v != v) && m[j] == m[j] ? v : m[j] }
+                }
+                for l in 0..<n {
+                    let xr = x + base + l * inner, yr = y + base + l * inner
+                    for j in 0..<w { yr[j] = fastExp(xr[j] - m[j]) }
+                    for j in 0..<w { sum[j] += Double(yr[j]) }
+                }
+                switch op {
+                case .softmax:
+                    for j in 0..<w { m[j] = Float(1 / sum[j]) }  // reuse m for the scales
+                    for l in 0..<n {
+                        let yr = y + base + l * inner
+                        for j in 0..<w { yr[j] *= m[j] }
+                    }
+                case .logSoftmax:
+                    for j in 0..<w { sum[j] = Foundation.log(sum[j]) }
+                    for l in 0..<n {
+                        let xr = x + base + l * inner, yr = y + base + l * inner
+                        for j in 0..<w { yr[j] = (xr[j] - m[j]) - Float(sum[j]) }
+                    }
+                }
+            }
         }
     }
 
@@ -48,10 +102,13 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         if count == 0 { return out }
         let src = UnsafePointer(x.basePointer), dst = out.storage.pointer
-        let n = shape[ax]
-        Tensor.forEachLane(shape: shape, axis: ax, cost: 10) { off, s in
-            if s == 1 { Tensor.softmaxLane(op, src + off, dst + off, n, 1) }
-            else { Tensor.softmaxLane(op, src + off, dst + off, n, s) }
+        let (outer, n, inner) = Tensor.splitAround(shape, ax)
+        if inner == 1 {
+            Tensor.forEachLane(shape: shape, axis: ax, cost: 6) { off, _ in
+                Tensor.softmaxLane(op, src + off, dst + off, n, 1)
+            }
+        } else {
+            Tensor.softmaxColumns(op, src, dst, outer: outer, n: n, inner: inner)
         }
         withExtendedLifetime(x) {}
         return out
@@ -96,7 +153,7 @@ extension Tensor {
                 var total = 0.0
                 for i in 0..<n { total += Double(gl[i * s]) }
                 let t = Float(total)
-                for i in 0..<n { dl[i * s] = gl[i * s] - Foundation.exp(yl[i * s]) * t }
+                for i in 0..<n { dl[i * s] = gl[i * s] - fastExp(yl[i * s]) * t }
             }
         }
         withExtendedLifetime((g, yc)) {}

@@ -5,7 +5,7 @@ import XCTest
 final class ActivationSoftmaxTests: XCTestCase {
     // Double-precision closed forms (independent of the Float kernels).
     static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
-    static func gelu(_ x: Double) -> Double { 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot())) }
+    static func gelu(_ x: Double) -> Double { 0.5 * x * Foundation.erfc(-x / 2.0.squareRoot()) }
     static func geluTanh(_ x: Double) -> Double {
         0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
     }
@@ -27,6 +27,35 @@ final class ActivationSoftmaxTests: XCTestCase {
         XCTAssertEqual(Tensor([1]).gelu(approximate: .tanh).item(), 0.841192, accuracy: 1e-6)
         XCTAssertTrue(Tensor([Float.nan]).relu().item().isNaN)
         XCTAssertEqual(GELUApproximation.tanh, GeluApproximation.tanh)
+    }
+
+    /// exp (a vectorised polynomial) is within 1 ulp of the correctly rounded value over the whole range.
+    func testExpAccuracyAcrossRange() {
+        let xs = (0..<200_001).map { Float(-104 + Double($0) * (192.7 / 200_000)) }
+        let got = Tensor(xs).exp().scalars
+        for (x, y) in zip(xs, got) {
+            let exact = Foundation.exp(Double(x))
+            let ulp = Double(Swift.max(Float(exact).ulp, Float.leastNonzeroMagnitude))
+            if exact > Double(Float.greatestFiniteMagnitude) { XCTAssertEqual(y, .infinity); continue }
+            XCTAssertLessThanOrEqual(Swift.abs(Double(y) - exact), ulp, "exp(\(x))")
+        }
+        let special = Tensor([.nan, .infinity, -.infinity, 0, 89, -200]).exp().scalars
+        XCTAssertTrue(special[0].isNaN)
+        XCTAssertEqual(Array(special[1...]), [.infinity, 0, 1, .infinity, 0])
+    }
+
+    /// Exact GELU keeps relative accuracy deep in the negative tail (where 1 + erf cancels) and saturates cleanly.
+    func testGeluTailAccuracy() {
+        let xs = stride(from: -12.0, through: 12.0, by: 0.01).map { Float($0) }
+        let got = Tensor(xs).gelu().scalars
+        for (x, y) in zip(xs, got) {
+            let exact = Self.gelu(Double(x))
+            // Rounding x/sqrt2 to Float alone perturbs erfc by ~x^2 * 6e-8 relative (its conditioning).
+            let rel = 4e-7 * (1 + Double(x * x))
+            XCTAssertLessThanOrEqual(Swift.abs(Double(y) - exact), rel * Swift.abs(exact) + 1e-44, "gelu(\(x))")
+        }
+        XCTAssertEqual(Tensor([Float.infinity]).gelu().item(), .infinity)
+        XCTAssertTrue(Tensor([Float.nan]).gelu().item().isNaN)
     }
 
     /// Fused derivatives equal central differences of the Double closed forms.
@@ -93,6 +122,14 @@ final class ActivationSoftmaxTests: XCTestCase {
         let ly = big.logSoftmax(axis: 1)
         XCTAssertTrue(ly.scalars.allSatisfy(\.isFinite))
         OpsA.assertClose(Array(ly.scalars.prefix(3)), ref.map { Foundation.log($0) }, atol: 1e-5, rtol: 1e-6)
+        // A NaN poisons only its own lane, along either axis.
+        let withNaN = Tensor(shape: [2, 2], scalars: [1, .nan, 2, 3])
+        let c0 = withNaN.softmax(axis: 0).scalars
+        OpsA.assertClose([c0[0], c0[2]], Self.softmaxRef([1, 2]).map { Float($0) })
+        XCTAssertTrue(c0[1].isNaN && c0[3].isNaN)
+        let r1 = withNaN.softmax(axis: 1).scalars
+        XCTAssertTrue(r1[0].isNaN && r1[1].isNaN)
+        OpsA.assertClose([r1[2], r1[3]], Self.softmaxRef([2, 3]).map { Float($0) })
         // Masked entries (-inf, as in causal attention) get probability 0.
         let masked = Tensor([0, -.infinity, 0]).softmax(axis: 0)
         XCTAssertEqual(masked.scalars, [0.5, 0, 0.5])

@@ -1,6 +1,6 @@
 """PyTorch side of bench-ops: the same ops and shapes as Tools/BenchOps/main.swift, same output format.
 
-Run (from the repository root):  Tools/reference/.venv/bin/python Tools/reference/bench_ops.py [repetitions]
+Run (from the repository root):  Tools/reference/.venv/bin/python Tools/reference/bench_ops.py [repetitions] [name filter]
 Uses 2 intra-op threads (torch.set_num_threads(2)) to match the 2-core machine the Swift side runs on.
 """
 import sys
@@ -11,9 +11,12 @@ import torch.nn.functional as F
 
 torch.set_num_threads(2)
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+FILTER = sys.argv[2] if len(sys.argv) > 2 else None  # run only benchmarks whose name contains it
 
 
 def bench(name, flops, body):
+    if FILTER and FILTER not in name:
+        return
     body()
     best = float("inf")
     for _ in range(REPS):

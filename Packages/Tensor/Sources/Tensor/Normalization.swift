@@ -188,7 +188,7 @@ extension Tensor {
                     var sumG: Float = 0, sumGX: Float = 0
                     for cl in 0..<cg {
                         let ch = g * cg + cl
-                        let a = vSum(pg + base + cl * s, s), b = vDot(pg + base + cl * s, px + base + cl * s, s)
+                        let (a, b) = vSumAndDot(pg + base + cl * s, px + base + cl * s, s)
                         sdy[img * c + ch] = a; sdyx[img * c + ch] = b
                         let w = pw?[ch] ?? 1
                         sumG += w * a; sumGX += w * b
@@ -265,17 +265,24 @@ private func vSumSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, _ mean: F
     return Float(total + Double(s))
 }
 
+/// (sum of p, sum of p*q) in one pass.
 @inline(__always)
-private func vDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>()
+private func vSumAndDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
     let rp = UnsafeRawPointer(p), rq = UnsafeRawPointer(q)
+    var total = 0.0, totalDot = 0.0
     var i = 0
     while i + 16 <= n {
-        acc += rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            * rq.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
+        var acc = SIMD16<Float>(), accDot = SIMD16<Float>()
+        let end = Swift.min(n, i + 4096)
+        while i + 16 <= end {
+            let a = rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc += a
+            accDot += a * rq.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            i += 16
+        }
+        total += Double(acc.sum()); totalDot += Double(accDot.sum())
     }
-    var s = acc.sum()
-    while i < n { s += p[i] * q[i]; i += 1 }
-    return s
+    var s: Float = 0, sd: Float = 0
+    while i < n { s += p[i]; sd += p[i] * q[i]; i += 1 }
+    return (Float(total + Double(s)), Float(totalDot + Double(sd)))
 }

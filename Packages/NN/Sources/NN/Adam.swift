@@ -51,7 +51,7 @@ public class Adam: Optimizer {
         for p in parameters {
             guard let grad = OptimizerSupport.gradient(p, op: op) else { continue }
             let n = grad.count
-            var st = states[p.name] ?? State(step: 0, expAvg: Tensor(shape: grad.shape, repeating: 0),
+            var st = states.removeValue(forKey: p.name) ?? State(step: 0, expAvg: Tensor(shape: grad.shape, repeating: 0),
                                              expAvgSq: Tensor(shape: grad.shape, repeating: 0),
                                              maxExpAvgSq: amsgrad ? Tensor(shape: grad.shape, repeating: 0) : nil)
             st.step += 1
@@ -60,45 +60,66 @@ public class Adam: Optimizer {
             let bc2 = 1 - Foundation.pow(beta2, t)
             let stepSizeNeg = Float(-(learningRate / bc1))
             let bc2Sqrt = Float(bc2.squareRoot())
-            let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), epsF = Float(eps)
-            let wd = Float(weightDecay), decay = Float(1 - learningRate * weightDecay)
             let coupled = !decoupledWeightDecay && weightDecay != 0
             let decoupled = decoupledWeightDecay && weightDecay != 0
-            var maxBuf = st.maxExpAvgSq
-            st.maxExpAvgSq = nil  // keep the buffer uniquely referenced while mutating
+            let k = Kernel(w1: Float(1 - beta1), b2: Float(beta2), w2: Float(1 - beta2), eps: Float(eps),
+                           wd: coupled ? Float(weightDecay) : 0, decay: decoupled ? Float(1 - learningRate * weightDecay) : 1,
+                           stepSizeNeg: stepSizeNeg, bc2Sqrt: bc2Sqrt)
+            var mx = st.maxExpAvgSq ?? Tensor(shape: [0], repeating: 0)
+            st.maxExpAvgSq = nil  // keep the buffer uniquely referenced while mutating it
             grad.withContiguousBuffer { g in
                 st.expAvg.withMutableBuffer { m in
                     st.expAvgSq.withMutableBuffer { v in
-                        p.variable.value.withMutableBuffer { w in
-                            for i in 0..<n {
-                                var gi = g[i]
-                                if coupled { gi = gi + wd * w[i] }
-                                if decoupled { w[i] = w[i] * decay }
-                                let mi = m[i]
-                                m[i] = w1 < 0.5 ? mi + w1 * (gi - mi) : gi - (gi - mi) * (1 - w1)
-                                v[i] = v[i] * b2 + w2 * gi * gi
-                            }
-                            if var mx = maxBuf {
-                                mx.withMutableBuffer { mxb in
-                                    for i in 0..<n {
-                                        mxb[i] = Swift.max(mxb[i], v[i])
-                                        let denom = mxb[i].squareRoot() / bc2Sqrt + epsF
-                                        w[i] = w[i] + stepSizeNeg * m[i] / denom
-                                    }
-                                }
-                                maxBuf = mx
-                            } else {
-                                for i in 0..<n {
-                                    let denom = v[i].squareRoot() / bc2Sqrt + epsF
-                                    w[i] = w[i] + stepSizeNeg * m[i] / denom
+                        mx.withMutableBuffer { mxb in
+                            p.variable.value.withMutableBuffer { w in
+                                let gp = g.baseAddress!, mp = m.baseAddress!, vp = v.baseAddress!, wp = w.baseAddress!
+                                let mxp = amsgrad ? mxb.baseAddress! : nil
+                                Parallel.forEachChunk(n, costPerItem: 16) { r in
+                                    k.run(r, g: gp, m: mp, v: vp, max: mxp, w: wp)
                                 }
                             }
                         }
                     }
                 }
             }
-            st.maxExpAvgSq = maxBuf
+            if amsgrad { st.maxExpAvgSq = mx }
             states[p.name] = st
+        }
+    }
+
+    /// The fused per-element update over a range (one pass over g, m, v, w).
+    struct Kernel {
+        let w1, b2, w2, eps, wd, decay, stepSizeNeg, bc2Sqrt: Float
+
+        func run(_ r: Range<Int>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                 max: UnsafeMutablePointer<Float>?, w: UnsafeMutablePointer<Float>) {
+            // torch.lerp(m, g, w1): m + w1·(g − m) when w1 < 0.5, else g − (g − m)·(1 − w1).
+            let low = w1 < 0.5, omw1 = 1 - w1
+            if let max {
+                for i in r {
+                    let gi = g[i] + wd * w[i]          // Adam's L2 term (wd = 0 for AdamW)
+                    let wi = w[i] * decay              // AdamW's decoupled decay (decay = 1 for Adam)
+                    let mi = m[i]
+                    let mNew = low ? mi + w1 * (gi - mi) : gi - (gi - mi) * omw1
+                    let vNew = v[i] * b2 + w2 * gi * gi
+                    m[i] = mNew
+                    v[i] = vNew
+                    let second = Swift.max(max[i], vNew)
+                    max[i] = second
+                    w[i] = wi + stepSizeNeg * mNew / (second.squareRoot() / bc2Sqrt + eps)
+                }
+            } else {
+                for i in r {
+                    let gi = g[i] + wd * w[i]
+                    let wi = w[i] * decay
+                    let mi = m[i]
+                    let mNew = low ? mi + w1 * (gi - mi) : gi - (gi - mi) * omw1
+                    let vNew = v[i] * b2 + w2 * gi * gi
+                    m[i] = mNew
+                    v[i] = vNew
+                    w[i] = wi + stepSizeNeg * mNew / (vNew.squareRoot() / bc2Sqrt + eps)
+                }
+            }
         }
     }
 

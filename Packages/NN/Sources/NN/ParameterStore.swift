@@ -67,13 +67,12 @@ public final class ParameterStore {
     func addParameter(_ name: String, shape: [Int], initializer: Initializer, kind: Kind) -> Variable {
         tensorCheck(entries[name] == nil, "ParameterStore", "parameter '\(name)' is registered twice")
         let value: Tensor
-        if initialization == .uninitialized, initializer.isRandom || kind == .parameter || kind == .adapter {
-            if case .value(let t) = initializer {
-                value = t
-            } else {
-                value = Tensor(uninitializedShape: shape)
-                uninitializedNames.insert(name)
-            }
+        var isGiven = false
+        if case .value = initializer { isGiven = true }
+        if initialization == .uninitialized && kind == .parameter && !isGiven {
+            // Model parameters wait for a state-dict load; adapters and buffers are always filled.
+            value = Tensor(uninitializedShape: shape)
+            uninitializedNames.insert(name)
         } else {
             value = initializer.makeTensor(shape: shape, generator: &generator)
         }

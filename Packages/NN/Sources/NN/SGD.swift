@@ -29,32 +29,33 @@ public final class SGD: Optimizer {
 
     public func step() {
         let lrNeg = Float(-learningRate), wd = Float(weightDecay), mu = Float(momentum), damp = Float(1 - dampening)
+        let useMomentum = momentum != 0, nesterov = nesterov
         for p in parameters {
             guard let grad = OptimizerSupport.gradient(p, op: "SGD.step") else { continue }
             let n = grad.count
-            var g = Tensor(copying: grad)
-            g.withMutableBuffer { g in
-                p.variable.value.withMutableBuffer { w in
-                    if weightDecay != 0 { for i in 0..<n { g[i] = g[i] + wd * w[i] } }
-                    if momentum != 0 {
-                        if var buf = buffers[p.name] {
-                            buffers[p.name] = nil
-                            buf.withMutableBuffer { b in
-                                for i in 0..<n { b[i] = b[i] * mu + damp * g[i] }
-                                if nesterov { for i in 0..<n { g[i] = g[i] + mu * b[i] } } else { for i in 0..<n { g[i] = b[i] } }
-                            }
-                            buffers[p.name] = buf
-                        } else {
-                            let buf = Tensor(shape: grad.shape, scalars: Array(g))
-                            buffers[p.name] = buf
-                            if nesterov {
-                                buf.withContiguousBuffer { b in for i in 0..<n { g[i] = g[i] + mu * b[i] } }
+            // The momentum buffer: a fresh one starts as the (decayed) gradient itself, as in PyTorch.
+            let fresh = useMomentum && buffers[p.name] == nil
+            var buf = buffers[p.name] ?? Tensor(shape: useMomentum ? grad.shape : [0], repeating: 0)
+            buffers[p.name] = nil   // keep the buffer uniquely referenced while mutating it
+            grad.withContiguousBuffer { g in
+                buf.withMutableBuffer { b in
+                    p.variable.value.withMutableBuffer { w in
+                        let gp = g.baseAddress!, bp = b.baseAddress!, wp = w.baseAddress!
+                        Parallel.forEachChunk(n, costPerItem: 8) { r in
+                            for i in r {
+                                var gi = gp[i] + wd * wp[i]
+                                if useMomentum {
+                                    let bi = fresh ? gi : bp[i] * mu + damp * gi
+                                    bp[i] = bi
+                                    gi = nesterov ? gi + mu * bi : bi
+                                }
+                                wp[i] = wp[i] + lrNeg * gi
                             }
                         }
                     }
-                    for i in 0..<n { w[i] = w[i] + lrNeg * g[i] }
                 }
             }
+            if useMomentum { buffers[p.name] = buf }
         }
     }
 

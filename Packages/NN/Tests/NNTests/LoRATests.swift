@@ -47,6 +47,7 @@ final class LoRATests: XCTestCase {
         let l = Linear(store.root, inFeatures: 6, outFeatures: 5)
         var g = SplitMix(seed: 1)
         store.addLoRA(to: l, rank: 2, alpha: 4, generator: &g)
+        XCTAssertTrue(l.lora!.up.value.scalars.allSatisfy { $0 == 0 }, "B starts at zero even in an uninitialised store")
         let sd = Fixtures.subdict(fx, "lora.state")
         XCTAssertThrowsError(try store.loadStateDict(sd), "the model scope does not take adapter keys")
         try store.loadStateDict(sd, scope: .all)

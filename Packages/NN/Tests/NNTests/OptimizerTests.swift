@@ -152,4 +152,29 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(opt.stepCount(of: "fc1.weight"), 0)
         XCTAssertEqual(opt.stepCount(of: "fc2.weight"), 2)
     }
+
+    /// Large tensors take the multi-core path; it must equal the single-core update of the same elements.
+    func testParallelUpdateEqualsSequentialUpdate() {
+        var g = TorchGenerator(seed: 11)
+        let n = 50_000, piece = 1_000   // 1,000 elements stay on one core
+        let w0 = g.randn([n]), grads = (0..<3).map { _ in g.randn([n]) }
+        let makers: [(String, ([NamedParameter]) -> Optimizer)] = [
+            ("adamw", { AdamW(parameters: $0, learningRate: 1e-2, weightDecay: 0.1) }),
+            ("amsgrad", { Adam(parameters: $0, learningRate: 1e-2, weightDecay: 0.1, amsgrad: true) }),
+            ("sgd", { SGD(parameters: $0, learningRate: 0.1, momentum: 0.9, weightDecay: 0.01, nesterov: true) }),
+        ]
+        for (tag, make) in makers {
+            let big = Variable(w0, requiresGrad: true)
+            let pieces = (0..<(n / piece)).map { Variable(w0.sliced(axis: 0, start: $0 * piece, end: ($0 + 1) * piece).contiguous(), requiresGrad: true) }
+            let o1 = make([NamedParameter(name: "w", variable: big)])
+            let o2 = make(pieces.enumerated().map { NamedParameter(name: "w\($0.offset)", variable: $0.element) })
+            for grad in grads {
+                big.grad = grad
+                for (j, p) in pieces.enumerated() { p.grad = grad.sliced(axis: 0, start: j * piece, end: (j + 1) * piece) }
+                o1.step()
+                o2.step()
+            }
+            XCTAssertEqual(big.value.scalars, pieces.flatMap { $0.value.scalars }, tag)
+        }
+    }
 }

@@ -87,10 +87,25 @@ struct VarR: Reducer {
         if index0 == 0 { s.shift = Double(p[0]) }
         let c = s.shift
         var s1 = 0.0, s2 = 0.0
-        for i in 0..<n {
+        var i = 0
+        if stride == 1 {  // 8 Double lanes
+            let raw = UnsafeRawPointer(p), cv = SIMD4<Double>(repeating: c)
+            var a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), b1 = SIMD4<Double>(), b2 = SIMD4<Double>()
+            while i + 8 <= n {
+                let d0 = SIMD4<Double>(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)) - cv
+                let d1 = SIMD4<Double>(raw.loadUnaligned(fromByteOffset: (i + 4) * 4, as: SIMD4<Float>.self)) - cv
+                a1 += d0; a2 += d0 * d0
+                b1 += d1; b2 += d1 * d1
+                i += 8
+            }
+            s1 = (a1 + b1).sum()
+            s2 = (a2 + b2).sum()
+        }
+        while i < n {
             let d = Double(p[i * stride]) - c
             s1 += d
             s2 += d * d
+            i += 1
         }
         s.s1 += s1
         s.s2 += s2
@@ -108,6 +123,29 @@ struct ExtremeR: Reducer {
     var initial: Float { isMin ? .infinity : -.infinity }
     @inline(__always) func combine(_ s: inout Float, _ x: Float, _ index: Int) {
         if isMin { if x < s || x.isNaN { s = s.isNaN ? s : x } } else { if x > s || x.isNaN { s = s.isNaN ? s : x } }
+    }
+    func reduceRun(_ s: inout Float, _ p: UnsafePointer<Float>, _ n: Int, _ stride: Int, _ index0: Int) {
+        var i = 0
+        if stride == 1 && n >= 16 {  // 16 lanes; NaNs are tracked in a mask and win at the end
+            let raw = UnsafeRawPointer(p)
+            var m0 = SIMD8<Float>(repeating: initial), m1 = m0
+            var nan = SIMDMask<SIMD8<Int32>>(repeating: false)
+            while i + 16 <= n {
+                let v0 = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                let v1 = raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+                nan .|= (v0 .!= v0) .| (v1 .!= v1)
+                if isMin {
+                    m0.replace(with: v0, where: v0 .< m0); m1.replace(with: v1, where: v1 .< m1)
+                } else {
+                    m0.replace(with: v0, where: v0 .> m0); m1.replace(with: v1, where: v1 .> m1)
+                }
+                i += 16
+            }
+            if any(nan) { s = .nan; return }
+            let m = isMin ? m0.replacing(with: m1, where: m1 .< m0).min() : m0.replacing(with: m1, where: m1 .> m0).max()
+            combine(&s, m, 0)
+        }
+        while i < n { combine(&s, p[i * stride], index0 + i); i += 1 }
     }
     func finish(_ s: Float, count: Int) -> Float { s }
 }

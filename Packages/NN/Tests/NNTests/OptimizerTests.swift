@@ -79,6 +79,18 @@ final class OptimizerTests: XCTestCase {
         checkFinal(s3, "sgd_plain", losses: train(m3, s3, plain, steps: 10))
     }
 
+    func testAdamWWithCosineWarmupScheduleMatchesPyTorch() throws {
+        let (store, mlp) = try makeModel()
+        let opt = AdamW(parameters: store.trainableParameters(), learningRate: 1e-2, weightDecay: 0.1)
+        let schedule = LRSchedule.cosineWithWarmup(warmupSteps: 3, totalSteps: 10)
+        var losses: [Float] = []
+        for step in 0..<10 {
+            opt.learningRate = schedule.learningRate(baseLR: 1e-2, step: step)
+            losses += train(mlp, store, opt, steps: 1)
+        }
+        checkFinal(store, "adamw_sched", losses: losses)
+    }
+
     func testAdamWWithGradientClippingInTheLoop() throws {
         let (store, mlp) = try makeModel()
         let opt = AdamW(parameters: store.trainableParameters(), learningRate: 1e-2, weightDecay: 0.1)

@@ -10,7 +10,7 @@ struct ShapesWorldTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shapesworld",
         abstract: "The ShapesWorld synthetic world: render, export, judge, stats, grid, suites.",
-        subcommands: [Render.self, Export.self, JudgeCommand.self, Stats.self, Grid.self, Suites.self])
+        subcommands: [Render.self, Export.self, JudgeCommand.self, Stats.self, Grid.self, Suites.self, JudgeAccuracy.self])
 }
 
 struct WorldOptions: ParsableArguments {
@@ -40,6 +40,7 @@ func parseSplit(_ s: String) throws -> Split {
 func jsonLine<T: Encodable>(_ v: T) throws -> String {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    e.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: try e.encode(v), as: UTF8.self)
 }
 
@@ -63,13 +64,13 @@ struct Render: ParsableCommand {
 
 struct ExportObject: Encodable { var shape: ShapeKind; var color: ColorName; var size: SizeClass; var box: Box }
 struct ExportNegative: Encodable {
-    var kind: NegativeKind; var caption: String; var meaning: Meaning; var image: String?; var same_layout: Bool
+    var kind: NegativeKind; var caption: String; var meaning: Meaning; var image: String?; var sameLayout: Bool
 }
 struct ExportRandom: Encodable { var index: Int; var caption: String; var meaning: Meaning }
 struct ExportRecord: Encodable {
     var split: Split; var index: Int; var category: Category; var caption: String; var template: String; var meaning: Meaning
     var image: String; var width: Int; var height: Int; var objects: [ExportObject]; var expressions: [ReferringExpression]
-    var negatives: [ExportNegative]; var random_negative: ExportRandom
+    var negatives: [ExportNegative]; var randomNegative: ExportRandom
 }
 
 struct Export: ParsableCommand {
@@ -99,7 +100,7 @@ struct Export: ParsableCommand {
                     img = String(format: "images/%06d_neg%d.png", i, k)
                     try writePNG(Renderer.render(n.scene), out + "/" + img!)
                 }
-                negs.append(ExportNegative(kind: n.kind, caption: n.caption, meaning: n.meaning, image: img, same_layout: n.sameLayout))
+                negs.append(ExportNegative(kind: n.kind, caption: n.caption, meaning: n.meaning, image: img, sameLayout: n.sameLayout))
             }
             let other = gen.positive(split: split, index: s.randomNegativeIndex)
             let objects = s.scene.objects.indices.map { k in
@@ -108,7 +109,7 @@ struct Export: ParsableCommand {
             let rec = ExportRecord(split: split, index: i, category: s.category, caption: s.caption, template: s.template, meaning: s.meaning,
                                    image: name, width: s.scene.config.width, height: s.scene.config.height, objects: objects,
                                    expressions: s.expressions, negatives: negs,
-                                   random_negative: ExportRandom(index: s.randomNegativeIndex, caption: other.caption, meaning: other.meaning))
+                                   randomNegative: ExportRandom(index: s.randomNegativeIndex, caption: other.caption, meaning: other.meaning))
             lines += try jsonLine(rec) + "\n"
         }
         try lines.write(toFile: out + "/samples.jsonl", atomically: true, encoding: .utf8)
@@ -180,7 +181,7 @@ struct JudgeCommand: ParsableCommand {
         if !json {
             print("\ngroup            n     all-pass [95% CI]          fraction [95% CI]        unparseable")
             for s in JudgeSummary.aggregate(records, resamples: resamples) {
-                print(String(format: "%-14@ %5d   %.3f [%.3f, %.3f]   %.3f [%.3f, %.3f]   %d", s.group as NSString, s.count,
+                print(s.group.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %5d   %.3f [%.3f, %.3f]   %.3f [%.3f, %.3f]   %d", s.count,
                              s.allPass.mean, s.allPass.low, s.allPass.high, s.fraction.mean, s.fraction.low, s.fraction.high, s.unparseable))
             }
         }
@@ -266,6 +267,33 @@ struct Suites: ParsableCommand {
             let path = "\(out)/prompts-\(name.rawValue).json"
             try suite.encoded().write(to: URL(fileURLWithPath: path))
             print("wrote \(path): \(suite.prompts.count) prompts")
+        }
+    }
+}
+
+struct JudgeAccuracy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "judge-accuracy",
+        abstract: "Judge vs ground truth per category on clean and degraded renders (noise 0.1, 1-px blur, jitter 20).")
+    @Option(help: "Samples per category.") var perCategory: Int = 1000
+    @OptionGroup var world: WorldOptions
+
+    func run() throws {
+        let cfg = WorldConfig.square(world.size)
+        try cfg.validate()
+        for (label, d) in [("clean", nil), ("degraded", ImageDegradation.generatedLike)] as [(String, ImageDegradation?)] {
+            print("[\(label)] \(world.size)x\(world.size), \(perCategory) samples per category (half test-id, half test-ood)")
+            print("category        agreement                positives passed   exact parses   neg. images passed   unparseable")
+            var a = 0, p = 0
+            for f in JudgeValidation.measure(perCategory: perCategory, degradation: d, seed: world.seed, config: cfg) {
+                a += f.agreements; p += f.pairs
+                let name = f.category.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                print(name + String(format: " %6.2f%% (%d/%d)   %6.2f%%            %6.2f%%        %5.2f%% (%d/%d)      %d",
+                             100 * f.agreement, f.agreements, f.pairs, 100 * Double(f.positivesPassed) / Double(f.images),
+                             100 * Double(f.exactParses) / Double(f.images),
+                             100 * Double(f.negativeImagesPassed) / Double(max(1, f.negativeImages)), f.negativeImagesPassed, f.negativeImages, f.unparseable))
+            }
+            print(String(format: "all             %6.2f%% (%d/%d)\n", 100 * Double(a) / Double(p), a, p))
         }
     }
 }

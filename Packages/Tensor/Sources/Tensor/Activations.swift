@@ -17,10 +17,10 @@ private let sqrtHalf: Float = 0.70710677
 /// 1/sqrt(2 pi), the normal density's scale.
 private let normalPdfScale: Float = 0.3989423
 
-struct ReluK: UnaryKernel { func apply(_ x: Float) -> Float { x > 0 || x.isNaN ? x : 0 } }
+struct ReluK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { x > 0 || x.isNaN ? x : 0 } }
 struct SiluK: UnaryKernel {
     static var cost: Int { 4 }
-    func apply(_ x: Float) -> Float { x / (1 + fastExp(-x)) }
+    @inline(__always) func apply(_ x: Float) -> Float { x / (1 + fastExp(-x)) }
 }
 /// The standard normal CDF Phi(x) = 0.5 erfc(-x/sqrt2), vectorisable (1.8x faster than libm's erfcf per core).
 /// erfc(z), z >= 0, is the Chebyshev fit t exp(-z^2 + P(t)), t = 1/(1 + z/2) (Numerical Recipes' erfcc, relative
@@ -47,29 +47,29 @@ func normalCdf(_ x: Float) -> Float {
 /// x Phi(x), exact GELU.
 struct GeluK: UnaryKernel {
     static var cost: Int { 6 }
-    func apply(_ x: Float) -> Float { x * normalCdf(x) }
+    @inline(__always) func apply(_ x: Float) -> Float { x * normalCdf(x) }
 }
 /// 0.5 x (1 + tanh(u)) == x * sigmoid(2u) exactly, u = sqrt(2/pi) (x + 0.044715 x^3).
 struct GeluTanhK: UnaryKernel {
     static var cost: Int { 5 }
-    func apply(_ x: Float) -> Float { x * fastSigmoid(2 * geluBeta * (x + geluKappa * x * x * x)) }
+    @inline(__always) func apply(_ x: Float) -> Float { x * fastSigmoid(2 * geluBeta * (x + geluKappa * x * x * x)) }
 }
 struct QuickGeluK: UnaryKernel {
     static var cost: Int { 4 }
-    func apply(_ x: Float) -> Float { x * fastSigmoid(1.702 * x) }
+    @inline(__always) func apply(_ x: Float) -> Float { x * fastSigmoid(1.702 * x) }
 }
 
-struct ReluBackK: BinaryKernel { func apply(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
+struct ReluBackK: BinaryKernel { @inline(__always) func apply(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
 struct SiluBackK: BinaryKernel {
     static var cost: Int { 4 }
-    func apply(_ g: Float, _ x: Float) -> Float {
+    @inline(__always) func apply(_ g: Float, _ x: Float) -> Float {
         let s = fastSigmoid(x)
         return g * s * (1 + x * (1 - s))
     }
 }
 struct GeluBackK: BinaryKernel {
     static var cost: Int { 8 }
-    func apply(_ g: Float, _ x: Float) -> Float {
+    @inline(__always) func apply(_ g: Float, _ x: Float) -> Float {
         let cdf = normalCdf(x)
         let pdf = fastExp(-0.5 * x * x) * normalPdfScale
         return g * (cdf + x * pdf)
@@ -78,7 +78,7 @@ struct GeluBackK: BinaryKernel {
 /// d/dx [x s(2u)] = s + 2 x s (1 - s) u', the same value as PyTorch's tanh form (1 - tanh^2 = 4 s (1 - s)).
 struct GeluTanhBackK: BinaryKernel {
     static var cost: Int { 5 }
-    func apply(_ g: Float, _ x: Float) -> Float {
+    @inline(__always) func apply(_ g: Float, _ x: Float) -> Float {
         let x2 = x * x
         let s = fastSigmoid(2 * geluBeta * (x + geluKappa * x2 * x))
         return g * (s + 2 * x * s * (1 - s) * geluBeta * (1 + 3 * geluKappa * x2))
@@ -86,13 +86,13 @@ struct GeluTanhBackK: BinaryKernel {
 }
 struct QuickGeluBackK: BinaryKernel {
     static var cost: Int { 4 }
-    func apply(_ g: Float, _ x: Float) -> Float {
+    @inline(__always) func apply(_ g: Float, _ x: Float) -> Float {
         let s = fastSigmoid(1.702 * x)
         return g * (s + 1.702 * x * s * (1 - s))
     }
 }
-struct SigmoidBackK: BinaryKernel { func apply(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) } }
-struct TanhBackK: BinaryKernel { func apply(_ g: Float, _ y: Float) -> Float { g * (1 - y * y) } }
+struct SigmoidBackK: BinaryKernel { @inline(__always) func apply(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) } }
+struct TanhBackK: BinaryKernel { @inline(__always) func apply(_ g: Float, _ y: Float) -> Float { g * (1 - y * y) } }
 
 extension Tensor {
     /// max(x, 0) (NaN passes through).

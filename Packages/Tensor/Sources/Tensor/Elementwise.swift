@@ -13,7 +13,7 @@ import Foundation
 /// A pure per-element function; `cost` is its rough price in "adds" for deciding when to split across cores.
 protocol UnaryKernel {
     static var cost: Int { get }
-    func apply(_ x: Float) -> Float
+    @inline(__always) func apply(_ x: Float) -> Float
 }
 
 extension UnaryKernel {
@@ -29,7 +29,7 @@ extension UnaryKernel {
 /// A pure function of two elements.
 protocol BinaryKernel {
     static var cost: Int { get }
-    func apply(_ a: Float, _ b: Float) -> Float
+    @inline(__always) func apply(_ a: Float, _ b: Float) -> Float
 }
 
 extension BinaryKernel {
@@ -97,6 +97,11 @@ struct BroadcastLoop {
     func run(cost: Int, _ body: (Int, Int, Int, Int, Int) -> Void) {
         if count == 0 { return }
         let r = sizes.count
+        if r >= 2 && sizes[r - 1] >= 16 && sizes[r - 2] >= 16
+            && (0..<4).contains(where: { Swift.abs(strides[$0][r - 1]) > 16 && Swift.abs(strides[$0][r - 2]) < Swift.abs(strides[$0][r - 1]) }) {
+            runTiled(cost: cost, body)
+            return
+        }
         let inner = sizes[r - 1]
         let outer = count / inner
         var blocks = 1
@@ -139,6 +144,39 @@ struct BroadcastLoop {
                         idx[d] = 0
                         d -= 1
                     }
+                }
+            }
+        }
+    }
+}
+
+extension BroadcastLoop {
+    /// Transposed operands (a large innermost stride, a small one on the axis above): walk the last two axes in
+    /// 16 x 64 tiles so the 16 consecutive rows of a tile reuse the cache lines of the transposed operand.
+    func runTiled(cost: Int, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        let r = sizes.count
+        let rows = sizes[r - 2], cols = sizes[r - 1]
+        let tileRows = 16, tileCols = 64
+        let rowTiles = (rows + tileRows - 1) / tileRows, colTiles = (cols + tileCols - 1) / tileCols
+        let outer = count / (rows * cols)
+        let sizes = self.sizes
+        let s = strides
+        let items = outer * rowTiles * colTiles
+        Parallel.forEachChunk(items, costPerItem: tileRows * tileCols * cost) { range in
+            for item in range {
+                var rem = item / (rowTiles * colTiles)
+                let tile = item % (rowTiles * colTiles)
+                let i0 = (tile / colTiles) * tileRows, j0 = (tile % colTiles) * tileCols
+                var b = (0, 0, 0, 0)
+                for d in stride(from: r - 3, through: 0, by: -1) {
+                    let i = rem % sizes[d]
+                    rem /= sizes[d]
+                    b.0 += i * s[0][d]; b.1 += i * s[1][d]; b.2 += i * s[2][d]; b.3 += i * s[3][d]
+                }
+                let n = Swift.min(cols, j0 + tileCols) - j0
+                for i in i0..<Swift.min(rows, i0 + tileRows) {
+                    body(b.0 + i * s[0][r - 2] + j0 * s[0][r - 1], b.1 + i * s[1][r - 2] + j0 * s[1][r - 1],
+                         b.2 + i * s[2][r - 2] + j0 * s[2][r - 1], b.3 + i * s[3][r - 2] + j0 * s[3][r - 1], n)
                 }
             }
         }
@@ -275,49 +313,49 @@ func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
 
 // MARK: - Kernel structs
 
-struct NegK: UnaryKernel { func apply(_ x: Float) -> Float { -x } }
-struct ExpK: UnaryKernel { static var cost: Int { 4 }; func apply(_ x: Float) -> Float { fastExp(x) } }
-struct LogK: UnaryKernel { static var cost: Int { 8 }; func apply(_ x: Float) -> Float { Foundation.log(x) } }
-struct SqrtK: UnaryKernel { static var cost: Int { 2 }; func apply(_ x: Float) -> Float { x.squareRoot() } }
-struct RsqrtK: UnaryKernel { static var cost: Int { 3 }; func apply(_ x: Float) -> Float { 1 / x.squareRoot() } }
-struct AbsK: UnaryKernel { func apply(_ x: Float) -> Float { Swift.abs(x) } }
-struct SquareK: UnaryKernel { func apply(_ x: Float) -> Float { x * x } }
-struct SinK: UnaryKernel { static var cost: Int { 10 }; func apply(_ x: Float) -> Float { Foundation.sin(x) } }
-struct CosK: UnaryKernel { static var cost: Int { 10 }; func apply(_ x: Float) -> Float { Foundation.cos(x) } }
-struct TanhK: UnaryKernel { static var cost: Int { 10 }; func apply(_ x: Float) -> Float { Foundation.tanh(x) } }
+struct NegK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { -x } }
+struct ExpK: UnaryKernel { static var cost: Int { 4 }; @inline(__always) func apply(_ x: Float) -> Float { fastExp(x) } }
+struct LogK: UnaryKernel { static var cost: Int { 8 }; @inline(__always) func apply(_ x: Float) -> Float { Foundation.log(x) } }
+struct SqrtK: UnaryKernel { static var cost: Int { 2 }; @inline(__always) func apply(_ x: Float) -> Float { x.squareRoot() } }
+struct RsqrtK: UnaryKernel { static var cost: Int { 3 }; @inline(__always) func apply(_ x: Float) -> Float { 1 / x.squareRoot() } }
+struct AbsK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { Swift.abs(x) } }
+struct SquareK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { x * x } }
+struct SinK: UnaryKernel { static var cost: Int { 10 }; @inline(__always) func apply(_ x: Float) -> Float { Foundation.sin(x) } }
+struct CosK: UnaryKernel { static var cost: Int { 10 }; @inline(__always) func apply(_ x: Float) -> Float { Foundation.cos(x) } }
+struct TanhK: UnaryKernel { static var cost: Int { 10 }; @inline(__always) func apply(_ x: Float) -> Float { Foundation.tanh(x) } }
 struct SigmoidK: UnaryKernel {
     static var cost: Int { 4 }
-    func apply(_ x: Float) -> Float { fastSigmoid(x) }
+    @inline(__always) func apply(_ x: Float) -> Float { fastSigmoid(x) }
 }
 struct SignK: UnaryKernel {
-    func apply(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : (x.isNaN ? x : 0)) }
+    @inline(__always) func apply(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : (x.isNaN ? x : 0)) }
 }
-struct ReciprocalK: UnaryKernel { func apply(_ x: Float) -> Float { 1 / x } }
+struct ReciprocalK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { 1 / x } }
 struct ClampK: UnaryKernel {
     let lo: Float, hi: Float
     // NaN passes through like torch.clamp.
-    func apply(_ x: Float) -> Float { x < lo ? lo : (x > hi ? hi : x) }
+    @inline(__always) func apply(_ x: Float) -> Float { x < lo ? lo : (x > hi ? hi : x) }
 }
 struct PowScalarK: UnaryKernel {
     let p: Float
     static var cost: Int { 10 }
-    func apply(_ x: Float) -> Float { Foundation.pow(x, p) }
+    @inline(__always) func apply(_ x: Float) -> Float { Foundation.pow(x, p) }
 }
-struct AddScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { x + s } }
-struct SubScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { x - s } }
-struct RSubScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { s - x } }
-struct MulScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { x * s } }
-struct DivScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { x / s } }
-struct RDivScalarK: UnaryKernel { let s: Float; func apply(_ x: Float) -> Float { s / x } }
+struct AddScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { x + s } }
+struct SubScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { x - s } }
+struct RSubScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { s - x } }
+struct MulScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { x * s } }
+struct DivScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { x / s } }
+struct RDivScalarK: UnaryKernel { let s: Float; @inline(__always) func apply(_ x: Float) -> Float { s / x } }
 
-struct AddK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { a + b } }
-struct SubK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { a - b } }
-struct MulK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { a * b } }
-struct DivK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { a / b } }
+struct AddK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+struct SubK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+struct MulK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+struct DivK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { a / b } }
 /// NaN-propagating like torch.maximum / torch.minimum.
-struct MaxK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { (a > b || a.isNaN) ? a : b } }
-struct MinK: BinaryKernel { func apply(_ a: Float, _ b: Float) -> Float { (a < b || a.isNaN) ? a : b } }
-struct PowK: BinaryKernel { static var cost: Int { 10 }; func apply(_ a: Float, _ b: Float) -> Float { Foundation.pow(a, b) } }
+struct MaxK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { (a > b || a.isNaN) ? a : b } }
+struct MinK: BinaryKernel { @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { (a < b || a.isNaN) ? a : b } }
+struct PowK: BinaryKernel { static var cost: Int { 10 }; @inline(__always) func apply(_ a: Float, _ b: Float) -> Float { Foundation.pow(a, b) } }
 
 enum Comparison { case greater, greaterEqual, less, lessEqual, equal, notEqual }
 struct CompareK: BinaryKernel {
@@ -337,7 +375,7 @@ struct CompareK: BinaryKernel {
 }
 struct CompareScalarK: UnaryKernel {
     let c: Comparison, s: Float
-    func apply(_ x: Float) -> Float { CompareK(c: c).apply(x, s) }
+    @inline(__always) func apply(_ x: Float) -> Float { CompareK(c: c).apply(x, s) }
 }
 
 // MARK: - Public API

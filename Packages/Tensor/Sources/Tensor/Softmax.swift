@@ -178,4 +178,4 @@ extension Tensor {
     }
 }
 
-struct FiniteOrZeroK: UnaryKernel { func apply(_ x: Float) -> Float { x.isFinite ? x : 0 } }
+struct FiniteOrZeroK: UnaryKernel { @inline(__always) func apply(_ x: Float) -> Float { x.isFinite ? x : 0 } }

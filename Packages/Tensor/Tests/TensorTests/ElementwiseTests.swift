@@ -78,6 +78,11 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual((tt + rng.tensor([300])).shape, [257, 300])
         let bias = rng.tensor([300])
         XCTAssertEqual((tt + bias).scalars, OpsA.naiveBinary(tt, bias, +).scalars)
+        // Transposed operand with an outer axis and ragged tile edges (the tiled path).
+        let t3 = rng.tensor([3, 45, 70]).transposed(1, 2), u3 = rng.tensor([3, 70, 45])
+        XCTAssertEqual((t3 - u3).scalars, OpsA.naiveBinary(t3, u3, -).scalars)
+        XCTAssertEqual(Tensor.maximum(u3, t3).scalars, OpsA.naiveBinary(u3, t3, { Swift.max($0, $1) }).scalars)
+        XCTAssertEqual(Tensor.concat([t3, u3], axis: 1).selecting(axis: 1, index: 69).scalars, t3.selecting(axis: 1, index: 69).scalars)
         OpsA.assertClose(tt.exp().scalars, tt.contiguous().scalars.map { Foundation.exp($0) }, atol: 0, rtol: 1.2e-7)
     }
 

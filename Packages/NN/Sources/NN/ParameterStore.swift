@@ -96,11 +96,6 @@ public final class ParameterStore {
         uninitializedNames.remove(name)
     }
 
-    /// Draws a fresh tensor from the store's generator (used by LoRA to initialise adapters added later).
-    func makeTensor(shape: [Int], initializer: Initializer) -> Tensor {
-        initializer.makeTensor(shape: shape, generator: &generator)
-    }
-
     // MARK: Lookup
 
     /// The tensor registered under `name` (parameter, adapter or buffer).

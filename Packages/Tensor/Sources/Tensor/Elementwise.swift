@@ -392,23 +392,38 @@ extension Tensor {
     /// Elementwise quotient with NumPy broadcasting.
     public static func / (a: Tensor, b: Tensor) -> Tensor { zipBroadcast(a, b, DivK(), op: "div") }
 
+    /// Adds a scalar to every element.
     public static func + (a: Tensor, s: Float) -> Tensor { a.map(AddScalarK(s: s)) }
+    /// Subtracts a scalar from every element.
     public static func - (a: Tensor, s: Float) -> Tensor { a.map(SubScalarK(s: s)) }
+    /// Multiplies every element by a scalar.
     public static func * (a: Tensor, s: Float) -> Tensor { a.map(MulScalarK(s: s)) }
+    /// Divides every element by a scalar (true division, not multiplication by the reciprocal).
     public static func / (a: Tensor, s: Float) -> Tensor { a.map(DivScalarK(s: s)) }
+    /// Adds a scalar to every element.
     public static func + (s: Float, a: Tensor) -> Tensor { a.map(AddScalarK(s: s)) }
+    /// `s - x` for every element.
     public static func - (s: Float, a: Tensor) -> Tensor { a.map(RSubScalarK(s: s)) }
+    /// Multiplies every element by a scalar.
     public static func * (s: Float, a: Tensor) -> Tensor { a.map(MulScalarK(s: s)) }
+    /// `s / x` for every element.
     public static func / (s: Float, a: Tensor) -> Tensor { a.map(RDivScalarK(s: s)) }
 
     /// In place when `lhs` is contiguous and keeps its shape under broadcasting; otherwise `lhs = lhs + rhs`.
     public static func += (lhs: inout Tensor, rhs: Tensor) { zipInPlace(&lhs, rhs, AddK(), op: "add") }
+    /// In-place difference (see `+=`).
     public static func -= (lhs: inout Tensor, rhs: Tensor) { zipInPlace(&lhs, rhs, SubK(), op: "sub") }
+    /// In-place product (see `+=`).
     public static func *= (lhs: inout Tensor, rhs: Tensor) { zipInPlace(&lhs, rhs, MulK(), op: "mul") }
+    /// In-place quotient (see `+=`).
     public static func /= (lhs: inout Tensor, rhs: Tensor) { zipInPlace(&lhs, rhs, DivK(), op: "div") }
+    /// Adds a scalar in place (copy-on-write).
     public static func += (lhs: inout Tensor, s: Float) { lhs.mapInPlace(AddScalarK(s: s)) }
+    /// Subtracts a scalar in place (copy-on-write).
     public static func -= (lhs: inout Tensor, s: Float) { lhs.mapInPlace(SubScalarK(s: s)) }
+    /// Multiplies by a scalar in place (copy-on-write).
     public static func *= (lhs: inout Tensor, s: Float) { lhs.mapInPlace(MulScalarK(s: s)) }
+    /// Divides by a scalar in place (copy-on-write).
     public static func /= (lhs: inout Tensor, s: Float) { lhs.mapInPlace(DivScalarK(s: s)) }
 
     /// Negation.
@@ -464,17 +479,29 @@ extension Tensor {
 
     // Comparisons (1 where true, 0 where false), with broadcasting.
 
+    /// 1 where `x > y`, else 0 (with broadcasting).
     public func greater(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .greater), op: "greater") }
+    /// 1 where `x >= y`, else 0 (with broadcasting).
     public func greaterEqual(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .greaterEqual), op: "greaterEqual") }
+    /// 1 where `x < y`, else 0 (with broadcasting).
     public func less(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .less), op: "less") }
+    /// 1 where `x <= y`, else 0 (with broadcasting).
     public func lessEqual(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .lessEqual), op: "lessEqual") }
+    /// 1 where `x == y`, else 0 (with broadcasting).
     public func equal(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .equal), op: "equal") }
+    /// 1 where `x != y`, else 0 (with broadcasting).
     public func notEqual(_ y: Tensor) -> Tensor { Tensor.zipBroadcast(self, y, CompareK(c: .notEqual), op: "notEqual") }
+    /// 1 where `x > y`, else 0 (against a scalar).
     public func greater(_ y: Float) -> Tensor { map(CompareScalarK(c: .greater, s: y)) }
+    /// 1 where `x >= y`, else 0 (against a scalar).
     public func greaterEqual(_ y: Float) -> Tensor { map(CompareScalarK(c: .greaterEqual, s: y)) }
+    /// 1 where `x < y`, else 0 (against a scalar).
     public func less(_ y: Float) -> Tensor { map(CompareScalarK(c: .less, s: y)) }
+    /// 1 where `x <= y`, else 0 (against a scalar).
     public func lessEqual(_ y: Float) -> Tensor { map(CompareScalarK(c: .lessEqual, s: y)) }
+    /// 1 where `x == y`, else 0 (against a scalar).
     public func equal(_ y: Float) -> Tensor { map(CompareScalarK(c: .equal, s: y)) }
+    /// 1 where `x != y`, else 0 (against a scalar).
     public func notEqual(_ y: Float) -> Tensor { map(CompareScalarK(c: .notEqual, s: y)) }
 
     /// `cond != 0 ? a : b` elementwise, all three broadcast together.

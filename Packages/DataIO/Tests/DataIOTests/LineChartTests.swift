@@ -84,5 +84,12 @@ final class LineChartTests: XCTestCase {
         bad.add("broken", x: [1, 2], y: [1])
         assertDataIOError(.invalidArgument, file: "<chart>", item: "broken") { try bad.render() }
         XCTAssertNoThrow(try LineChart().render(), "an empty chart still renders axes")
+        if let out = ProcessInfo.processInfo.environment["DATAIO_CHART_OUT"] {  // to look at the rendering
+            c.title = "Loss (smoothing 0.9)"
+            c.yLabel = "loss"
+            try c.write(to: URL(fileURLWithPath: out).appendingPathComponent("chart.png"))
+            c.logY = true
+            try c.write(to: URL(fileURLWithPath: out).appendingPathComponent("chart-log.png"))
+        }
     }
 }

@@ -65,6 +65,16 @@ final class SchedulerConfigurationTests: XCTestCase {
         XCTAssertEqual(dpm.config.algorithmType, .dpmSolverPlusPlus)
     }
 
+    /// Keys listed in `_use_default_values` (diffusers' in-memory configs) count as absent.
+    func testUsedDefaultsAreDropped() throws {
+        let json: JSONValue = ["_class_name": "DDIMScheduler", "timestep_spacing": "leading", "steps_offset": 1,
+                               "_use_default_values": ["timestep_spacing"]]
+        let euler = try SchedulerConfiguration(json: json).converted(to: "EulerDiscreteScheduler")
+        XCTAssertEqual(euler.timestepSpacing, .linspace)
+        XCTAssertEqual(euler.stepsOffset, 1)
+        XCTAssertNil(euler.explicitValues["_use_default_values"])
+    }
+
     func testUnknownSchedulerListsKnownOnes() {
         XCTAssertThrowsError(try SchedulerConfiguration(json: ["_class_name": "LMSDiscreteScheduler"])) { error in
             let text = "\(error)"

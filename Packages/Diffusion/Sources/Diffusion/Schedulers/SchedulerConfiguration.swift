@@ -68,7 +68,7 @@ public struct SchedulerConfiguration: Equatable, Sendable {
     public private(set) var className: String
     /// The scheduler kind for `className`.
     public private(set) var kind: SchedulerKind
-    /// The keys given explicitly (without `_class_name` and `_diffusers_version`).
+    /// The keys given explicitly (without the `_`-prefixed metadata).
     public private(set) var explicitValues: [String: JSONValue]
 
     // Noise schedule.
@@ -118,7 +118,10 @@ public struct SchedulerConfiguration: Equatable, Sendable {
         let kind = try SchedulerKind(className: className)
         self.className = className
         self.kind = kind
-        self.explicitValues = values.filter { $0.key != "_class_name" && $0.key != "_diffusers_version" }
+        // Metadata keys (`_class_name`, `_diffusers_version`, ...) are not options; keys listed in
+        // `_use_default_values` were defaults of the class that wrote them and are dropped, as diffusers does.
+        let usedDefaults = Set(values["_use_default_values"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        self.explicitValues = values.filter { !$0.key.hasPrefix("_") && !usedDefaults.contains($0.key) }
         applyClassDefaults()
         try applyExplicitValues()
     }

@@ -73,6 +73,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// True when the view is row-major contiguous (dimensions of size 1 may carry any stride).
     public var isContiguous: Bool {
+        if shape.contains(0) { return true }
         var expected = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
             if shape[i] == 1 { continue }

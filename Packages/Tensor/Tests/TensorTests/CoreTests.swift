@@ -76,3 +76,31 @@ final class CoreTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(BLAS.threads, 1)
     }
 }
+
+final class LargeBlockCacheTests: XCTestCase {
+    func testLargeBlocksAreReusedAndBounded() {
+        let cache = LargeBlockCache.shared
+        cache.trim()
+        var firstAddress: UnsafeMutablePointer<Float>?
+        do {
+            let t = Tensor(shape: [1 << 19], repeating: 1)  // 2 MiB
+            firstAddress = t.storage.pointer
+        }
+        XCTAssertGreaterThanOrEqual(cache.cachedBytes, 2 << 20)
+        let u = Tensor(shape: [1 << 19], repeating: 2)
+        XCTAssertEqual(u.storage.pointer, firstAddress, "a freed block of the same size is reused")
+        XCTAssertEqual(u.scalars.prefix(3), [2, 2, 2])
+        let saved = cache.capacityBytes
+        cache.capacityBytes = 1 << 20
+        do { _ = Tensor(shape: [1 << 20], repeating: 0) }  // 4 MiB: over capacity, released
+        XCTAssertLessThanOrEqual(cache.cachedBytes, 1 << 20)
+        cache.capacityBytes = saved
+        cache.trim()
+        XCTAssertEqual(cache.cachedBytes, 0)
+    }
+
+    func testEmptyTensorsAreContiguous() {
+        XCTAssertTrue(Tensor(shape: [2, 0], scalars: []).isContiguous)
+        XCTAssertTrue(Tensor.zeros([3, 0, 2]).transposed(0, 2).isContiguous)
+    }
+}

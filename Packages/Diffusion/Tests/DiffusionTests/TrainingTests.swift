@@ -48,6 +48,23 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// Round trip: noising x0 with eps and converting each prediction type's target back gives x0 and eps.
+    func testPredictionConversionsInvertTheTargets() throws {
+        let sch = try schedule()
+        var g = TorchGenerator(seed: 21)
+        let x0 = g.randn([3, 4, 6, 6]), eps = g.randn([3, 4, 6, 6])
+        let ts = [10, 500, 990]
+        let xt = sch.addNoise(original: x0, noise: eps, timesteps: ts)
+        for p in PredictionType.allCases {
+            let out = DiffusionTraining.target(predictionType: p, original: x0, noise: eps, timesteps: ts, schedule: sch)
+            let x0Hat = sch.predictOriginalSample(modelOutput: out, sample: xt, timesteps: ts, predictionType: p)
+            let epsHat = sch.predictNoise(modelOutput: out, sample: xt, timesteps: ts, predictionType: p)
+            // x0 from epsilon at t = 990 divides by sqrt(abar) ~ 0.07: allow for that amplification.
+            assertClose(x0Hat, x0, 2e-4, "x0 from \(p.rawValue)")
+            assertClose(epsHat, eps, 2e-4, "eps from \(p.rawValue)")
+        }
+    }
+
     /// MSE and min-SNR-weighted MSE losses and their gradients against PyTorch (epsilon and v targets).
     func testLossesAndGradients() throws {
         let sch = try schedule()

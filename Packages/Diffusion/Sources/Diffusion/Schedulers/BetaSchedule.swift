@@ -121,6 +121,47 @@ public struct NoiseSchedule: Sendable, Equatable {
                                              ab.map { -(1 - $0).squareRoot() }, op: "velocity")
     }
 
+    /// The clean-sample estimate x0 from a model output at `timesteps` (one per batch item or one for all), in the
+    /// alpha-space of DDPM/DDIM/PNDM/DPM-Solver samples: (x - sqrt(1 - abar) eps) / sqrt(abar) for epsilon,
+    /// sqrt(abar) x - sqrt(1 - abar) v for v-prediction, the output itself for sample prediction.
+    public func predictOriginalSample(modelOutput: Tensor, sample: Tensor, timesteps: [Int],
+                                      predictionType: PredictionType) -> Tensor {
+        let op = "NoiseSchedule.predictOriginalSample"
+        let ab = lookup(timesteps, op: op)
+        switch predictionType {
+        case .epsilon:
+            return SchedulerKernels.batchCombine(sample, ab.map { 1 / $0.squareRoot() }, modelOutput,
+                                                 ab.map { -(1 - $0).squareRoot() / $0.squareRoot() }, op: op)
+        case .vPrediction:
+            return SchedulerKernels.batchCombine(sample, ab.map { $0.squareRoot() }, modelOutput,
+                                                 ab.map { -(1 - $0).squareRoot() }, op: op)
+        case .sample:
+            tensorCheck(modelOutput.shape == sample.shape, op,
+                        "model output \(modelOutput.shape) does not match the sample \(sample.shape)")
+            return modelOutput
+        }
+    }
+
+    /// The noise estimate from a model output at `timesteps`: the output for epsilon, sqrt(abar) v +
+    /// sqrt(1 - abar) x for v-prediction, (x - sqrt(abar) x0) / sqrt(1 - abar) for sample prediction.
+    public func predictNoise(modelOutput: Tensor, sample: Tensor, timesteps: [Int],
+                             predictionType: PredictionType) -> Tensor {
+        let op = "NoiseSchedule.predictNoise"
+        let ab = lookup(timesteps, op: op)
+        switch predictionType {
+        case .epsilon:
+            tensorCheck(modelOutput.shape == sample.shape, op,
+                        "model output \(modelOutput.shape) does not match the sample \(sample.shape)")
+            return modelOutput
+        case .vPrediction:
+            return SchedulerKernels.batchCombine(modelOutput, ab.map { $0.squareRoot() }, sample,
+                                                 ab.map { (1 - $0).squareRoot() }, op: op)
+        case .sample:
+            return SchedulerKernels.batchCombine(sample, ab.map { 1 / (1 - $0).squareRoot() }, modelOutput,
+                                                 ab.map { -$0.squareRoot() / (1 - $0).squareRoot() }, op: op)
+        }
+    }
+
     func lookup(_ timesteps: [Int], op: String) -> [Float] {
         timesteps.map { t in
             tensorCheck(t >= 0 && t < alphasCumprod.count, op,

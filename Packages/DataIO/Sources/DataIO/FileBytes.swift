@@ -59,13 +59,28 @@ public final class FileBytes: @unchecked Sendable {
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    /// Asks the kernel to read ahead `range` (a hint for sequential conversion of mapped data).
-    func adviseWillNeed(_ range: Range<Int>) {
-        guard mapped, !range.isEmpty else { return }
+    /// Maps the pages of `range` in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one page fault per
+    /// page during conversion; a no-op where unsupported.
+    func populate(_ range: Range<Int>) {
+        #if os(Linux)
+        guard mapped, range.count >= 1 << 20 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = range.lowerBound / page * page
-        _ = madvise(base + lo, range.upperBound - lo, MADV_WILLNEED)
+        _ = madvise(base + lo, range.upperBound - lo, 22 /* MADV_POPULATE_READ */)
+        #endif
     }
+}
+
+/// Asks for transparent huge pages on a large fresh allocation before it is first written (fewer page faults
+/// when the system's THP mode is "madvise"); a no-op elsewhere.
+func adviseHugePages(_ p: UnsafeMutableRawPointer, byteCount: Int) {
+    #if os(Linux)
+    let huge = 2 << 20
+    guard byteCount >= 2 * huge else { return }
+    let start = (Int(bitPattern: p) + huge - 1) / huge * huge
+    let end = (Int(bitPattern: p) + byteCount) / huge * huge
+    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */) }
+    #endif
 }
 
 /// A file descriptor opened for writing, with buffered, error-checked writes.

@@ -64,8 +64,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         var t = Tensor(uninitializedShape: i.shape)
         var inexact: Int? = nil
+        bytes.populate((header.dataStart + i.dataOffsets.lowerBound)..<(header.dataStart + i.dataOffsets.upperBound))
         t.withMutableBuffer { dst in
             guard n > 0, let d = dst.baseAddress else { return }
+            adviseHugePages(UnsafeMutableRawPointer(d), byteCount: 4 * n)
             switch i.dtype {
             case .F32: UnsafeMutableRawPointer(d).copyMemory(from: src, byteCount: 4 * n)
             case .F16: SafetensorsFile.parallelConvert(n) { r in HalfPrecision.convertHalfToFloat(src + 2 * r.lowerBound, d + r.lowerBound, count: r.count) }

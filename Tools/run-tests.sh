@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every package's tests with `swift test -c release --package-path Packages/<Name>`, then the root package's
 # end-to-end tests, and prints one summary line: "N passed, N failed".
+# All packages build into one scratch folder (.build-test), so a package that several others depend on (Tensor,
+# Autodiff, NN, ...) is compiled once instead of once per package.
 set -u
 cd "$(dirname "$0")/.."
+SCRATCH=${SCRATCH:-$PWD/.build-test}
 total_pass=0; total_fail=0; failed_pkgs=()
 run() {  # $1 = label, rest = command
   local label=$1; shift
@@ -20,14 +23,18 @@ run() {  # $1 = label, rest = command
   echo "=== $label: $((n - f)) passed, $f failed ($((SECONDS - start)) s)"
   rm -f "$log"
 }
-for pkg in Packages/*/; do
+# Dependency order: low packages first, so later ones reuse their build products.
+order="Tensor Tokenizer DataIO Autodiff NN TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining"
+pkgs=""; for n in $order; do [ -d "Packages/$n" ] && pkgs="$pkgs Packages/$n/"; done
+for pkg in Packages/*/; do case " $pkgs " in *" $pkg "*) ;; *) pkgs="$pkgs $pkg";; esac; done
+for pkg in $pkgs; do
   name=$(basename "$pkg")
   [ -f "$pkg/Package.swift" ] || continue
   [ -d "$pkg/Tests" ] || continue
-  run "$name" swift test -c release --package-path "$pkg"
+  run "$name" swift test -c release --package-path "$pkg" --scratch-path "$SCRATCH"
 done
 if [ -d Tests ] && ls Tests/*/ >/dev/null 2>&1 && grep -q testTarget Package.swift; then
-  run "end-to-end" swift test -c release
+  run "end-to-end" swift test -c release --scratch-path "$SCRATCH"
 fi
 [ ${#failed_pkgs[@]} -gt 0 ] && echo "failing: ${failed_pkgs[*]}"
 echo "$total_pass passed, $total_fail failed"

@@ -80,6 +80,8 @@ struct Export: ParsableCommand {
     @Option(help: "First sample index.") var start: Int = 0
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Skip the hard-negative images (captions are still written).") var noNegativeImages = false
+    @Flag(help: "Degrade every image like a generated one (1-pixel blur, colour jitter 20, noise sigma 0.1; seeded by the index).")
+    var degrade = false
     @OptionGroup var world: WorldOptions
 
     func run() throws {
@@ -91,14 +93,19 @@ struct Export: ParsableCommand {
         var lines = ""
         for i in start..<(start + count) {
             let s = gen.sample(split: split, index: i)
+            var noise = WorldRandom(seed: world.seed, stream: 0xDE6 &+ split.stream, index: UInt64(i))
+            func look(_ scene: Scene) -> RGBImage {
+                let img = Renderer.render(scene)
+                return degrade ? ImageDegradation.generatedLike.apply(img, rng: &noise) : img
+            }
             let name = String(format: "images/%06d.png", i)
-            try writePNG(Renderer.render(s.scene), out + "/" + name)
+            try writePNG(look(s.scene), out + "/" + name)
             var negs: [ExportNegative] = []
             for (k, n) in s.negatives.enumerated() {
                 var img: String? = nil
                 if !noNegativeImages {
                     img = String(format: "images/%06d_neg%d.png", i, k)
-                    try writePNG(Renderer.render(n.scene), out + "/" + img!)
+                    try writePNG(look(n.scene), out + "/" + img!)
                 }
                 negs.append(ExportNegative(kind: n.kind, caption: n.caption, meaning: n.meaning, image: img, sameLayout: n.sameLayout))
             }
@@ -283,15 +290,16 @@ struct JudgeAccuracy: ParsableCommand {
         try cfg.validate()
         for (label, d) in [("clean", nil), ("degraded", ImageDegradation.generatedLike)] as [(String, ImageDegradation?)] {
             print("[\(label)] \(world.size)x\(world.size), \(perCategory) samples per category (half test-id, half test-ood)")
-            print("category        agreement                positives passed   exact parses   neg. images passed   unparseable")
+            print("category        agreement                positives passed   exact parses   neg. images passed   unparseable  max colour dist  max shape err")
             var a = 0, p = 0
             for f in JudgeValidation.measure(perCategory: perCategory, degradation: d, seed: world.seed, config: cfg) {
                 a += f.agreements; p += f.pairs
                 let name = f.category.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
-                print(name + String(format: " %6.2f%% (%d/%d)   %6.2f%%            %6.2f%%        %5.2f%% (%d/%d)      %d",
+                print(name + String(format: " %6.2f%% (%d/%d)   %6.2f%%            %6.2f%%        %5.2f%% (%d/%d)      %4d         %6.1f          %.3f",
                              100 * f.agreement, f.agreements, f.pairs, 100 * Double(f.positivesPassed) / Double(f.images),
                              100 * Double(f.exactParses) / Double(f.images),
-                             100 * Double(f.negativeImagesPassed) / Double(max(1, f.negativeImages)), f.negativeImagesPassed, f.negativeImages, f.unparseable))
+                             100 * Double(f.negativeImagesPassed) / Double(max(1, f.negativeImages)), f.negativeImagesPassed, f.negativeImages, f.unparseable,
+                             f.maxColorDistance, f.maxShapeError))
             }
             print(String(format: "all             %6.2f%% (%d/%d)\n", 100 * Double(a) / Double(p), a, p))
         }

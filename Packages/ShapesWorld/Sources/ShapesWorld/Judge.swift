@@ -13,7 +13,8 @@ public struct PerceivedObject: Codable, Hashable, Sendable {
     public var box: Box
     /// Coverage mass in pixels.
     public var area: Double
-    /// RGB distance from the estimated colour to the palette colour.
+    /// RGB distance between the estimated colour and the palette colour, both taken relative to the background
+    /// (so a global colour cast cancels).
     public var colorDistance: Double
     /// Mean absolute coverage difference to the best template, relative to the area; and the runner-up's.
     public var shapeError: Double
@@ -155,20 +156,18 @@ public struct Judge: Sendable {
         for (ci, pix) in comps.enumerated() {
             let id = Int32(ci + 1)
             if Double(pix.count) < options.speckFraction * smallestArea { specks += 1; continue }
-            // Object level: mean brightness of the brighter half of the blob.
+            // First guess of the object's level: mean brightness of the brighter half of the blob.
             let vals = pix.map { m[$0] }.sorted()
             let top = vals[(vals.count / 2)...]
-            let objLevel = top.reduce(0, +) / Float(top.count)
-            let span = max(objLevel - bgLevel, 20)
-            // Coverage over the blob and its 1-pixel ring (pixels of other blobs excluded).
+            let level0 = top.reduce(0, +) / Float(top.count)
             var x0 = w, x1 = 0, y0 = h, y1 = 0
             for q in pix { x0 = min(x0, q % w); x1 = max(x1, q % w); y0 = min(y0, q / w); y1 = max(y1, q / w) }
             let pad = 3
             let bx0 = max(0, x0 - pad), bx1 = min(w - 1, x1 + pad), by0 = max(0, y0 - pad), by1 = min(h - 1, y1 + pad)
             let pw = bx1 - bx0 + 1, ph = by1 - by0 + 1
             var cov = [Double](repeating: 0, count: pw * ph)
-            var area = 0.0, sx = 0.0, sy = 0.0
-            var cr = 0.0, cg = 0.0, cb = 0.0, cw = 0.0
+            // Region: the blob and its 1-pixel ring (pixels of other blobs excluded).
+            var region: [Int] = []
             for yy in by0...by1 {
                 for xx in bx0...bx1 {
                     let k = yy * w + xx
@@ -183,34 +182,60 @@ public struct Judge: Sendable {
                             }
                         }
                     }
-                    if !inRegion { continue }
+                    if inRegion { region.append(k) }
+                }
+            }
+            // Coverage at an object level; mass, centroid and the background-unmixed colour (minus the background).
+            var area = 0.0, sx = 0.0, sy = 0.0, er = 0.0, eg = 0.0, eb = 0.0
+            func measure(_ level: Float) {
+                let span = max(level - bgLevel, 20)
+                area = 0; sx = 0; sy = 0
+                var cr = 0.0, cg = 0.0, cb = 0.0, cw = 0.0
+                for k in region {
+                    let xx = k % w, yy = k / w
                     let a = Double(min(1, max(0, (m[k] - bgLevel) / span)))
                     cov[(yy - by0) * pw + (xx - bx0)] = a
                     area += a; sx += a * (Double(xx) + 0.5); sy += a * (Double(yy) + 0.5)
                     if a >= 0.5 {
-                        // Un-mix the background to estimate the object's own colour.
                         let p = 3 * k
-                        cr += (Double(image.pixels[p]) - bgRGB.0) + a * bgRGB.0
-                        cg += (Double(image.pixels[p + 1]) - bgRGB.1) + a * bgRGB.1
-                        cb += (Double(image.pixels[p + 2]) - bgRGB.2) + a * bgRGB.2
+                        cr += Double(image.pixels[p]) - bgRGB.0
+                        cg += Double(image.pixels[p + 1]) - bgRGB.1
+                        cb += Double(image.pixels[p + 2]) - bgRGB.2
                         cw += a
                     }
                 }
+                er = cr / max(cw, 1e-9); eg = cg / max(cw, 1e-9); eb = cb / max(cw, 1e-9)
             }
+            measure(level0)
+            // Colour: the palette entry whose direction from the background fits best up to a brightness factor in
+            // [0.7, 1.15] (blur dims thin shapes). Its brightness, shifted like the background, then fixes the object
+            // level when the first guess was dimmer, and the colour is measured again.
+            let cbg = cfg.background
+            func offset(_ c: ColorName) -> (Double, Double, Double) {
+                (Double(c.rgb.r) - Double(cbg.r), Double(c.rgb.g) - Double(cbg.g), Double(c.rgb.b) - Double(cbg.b))
+            }
+            var best = ColorName.red, bestFit = Double.infinity
+            for c in ColorName.allCases {
+                let v = offset(c)
+                let alpha = min(1.15, max(0.7, (er * v.0 + eg * v.1 + eb * v.2) / (v.0 * v.0 + v.1 * v.1 + v.2 * v.2)))
+                let d = ((er - alpha * v.0) * (er - alpha * v.0) + (eg - alpha * v.1) * (eg - alpha * v.1) + (eb - alpha * v.2) * (eb - alpha * v.2)).squareRoot()
+                if d < bestFit { bestFit = d; best = c }
+            }
+            do {
+                let p = best.rgb
+                let (ch, pv): (Int, UInt8) = p.r >= p.g && p.r >= p.b ? (0, p.r) : (p.g >= p.b ? (1, p.g) : (2, p.b))
+                let shift = [bgRGB.0 - Double(cbg.r), bgRGB.1 - Double(cbg.g), bgRGB.2 - Double(cbg.b)][ch]
+                let expected = Float(Double(pv) + shift)
+                if expected > level0 && level0 >= 0.6 * expected { measure(expected) }
+            }
+            let v = offset(best)
+            let bestD = ((er - v.0) * (er - v.0) + (eg - v.1) * (eg - v.1) + (eb - v.2) * (eb - v.2)).squareRoot()
             let mx = sx / area, my = sy / area
             if area < options.minAreaFraction * smallestArea {
                 problems.append("fragment at (\(Int(mx)), \(Int(my))): area \(fmt(area)) px, smaller than any object"); continue
             }
             if area > options.maxAreaFactor * largestArea {
                 problems.append("blob at (\(Int(mx)), \(Int(my))): area \(fmt(area)) px, larger than any object (touching objects?)"); continue
-            }
-            // Colour: nearest palette entry.
-            let er = cr / cw, eg = cg / cw, eb = cb / cw
-            var best = ColorName.red, bestD = Double.infinity
-            for c in ColorName.allCases {
-                let v = c.rgb
-                let d = ((er - Double(v.r)) * (er - Double(v.r)) + (eg - Double(v.g)) * (eg - Double(v.g)) + (eb - Double(v.b)) * (eb - Double(v.b))).squareRoot()
-                if d < bestD { bestD = d; best = c }
             }
             // Shape: the template (sharp or 1-pixel blurred) closest to the coverage.
             var errs: [(ShapeKind, Double, Double)] = []   // shape, error, radius
@@ -225,7 +250,7 @@ public struct Judge: Sendable {
             let cy = my - ShapeGeometry.centroidOffsetY(shape) * radius
             let where_ = "object at (\(Int(mx)), \(Int(my)))"
             if bestD > options.colorTolerance {
-                problems.append("\(where_): colour (\(Int(er)),\(Int(eg)),\(Int(eb))) is \(fmt(bestD)) from the nearest palette colour \(best.word)")
+                problems.append("\(where_): colour (\(Int(er + Double(cbg.r))),\(Int(eg + Double(cbg.g))),\(Int(eb + Double(cbg.b)))) is \(fmt(bestD)) from the nearest palette colour \(best.word)")
             }
             if err > options.maxShapeError {
                 problems.append("\(where_): no shape fits (best \(shape.word), error \(fmt(err)))")

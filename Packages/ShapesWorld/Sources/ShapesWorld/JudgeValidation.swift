@@ -15,6 +15,9 @@ public enum JudgeValidation {
         public var negativeImagesPassed: Int
         public var negativeImages: Int
         public var unparseable: Int
+        /// Largest colour distance and template error among the objects read (margins to the judge's tolerances).
+        public var maxColorDistance: Double
+        public var maxShapeError: Double
         public var agreement: Double { Double(agreements) / Double(max(1, pairs)) }
     }
 
@@ -29,12 +32,16 @@ public enum JudgeValidation {
             return judge.parse(degradation.map { $0.apply(img, rng: &noise) } ?? img)
         }
         return Category.allCases.map { cat in
-            var f = Figures(category: cat, images: 0, agreements: 0, pairs: 0, exactParses: 0, positivesPassed: 0, negativeImagesPassed: 0, negativeImages: 0, unparseable: 0)
+            var f = Figures(category: cat, images: 0, agreements: 0, pairs: 0, exactParses: 0, positivesPassed: 0, negativeImagesPassed: 0, negativeImages: 0, unparseable: 0, maxColorDistance: 0, maxShapeError: 0)
             for i in 0..<perCategory {
                 let s = gen.sample(split: i % 2 == 0 ? .testID : .testOOD, index: i, category: cat)
                 let p = look(s.scene)
                 f.images += 1
                 if !p.isParseable { f.unparseable += 1 }
+                for o in p.objects {
+                    f.maxColorDistance = max(f.maxColorDistance, o.colorDistance)
+                    f.maxShapeError = max(f.maxShapeError, o.shapeError)
+                }
                 let key = { (c: ColorName, sh: ShapeKind, z: SizeClass) in "\(c.rawValue) \(sh.rawValue) \(z.rawValue)" }
                 if p.isParseable && p.objects.map({ key($0.color, $0.shape, $0.size) }).sorted() == s.scene.objects.map({ key($0.color, $0.shape, $0.size) }).sorted() {
                     f.exactParses += 1

@@ -1,0 +1,41 @@
+import DataIO
+import Foundation
+import NN
+import Tensor
+
+/// Saving and loading the adapter as a model-folder component: `<model>/adapter/config.json` (`AdapterConfig`,
+/// snake_case, `_class_name` "DiscriminativeAdapter") and `<model>/adapter/model.safetensors` (float32, the
+/// state-dict names of `DiscriminativeAdapter`).
+extension DiscriminativeAdapter {
+    /// The weights file name inside the component folder.
+    public static let weightsFileName = "model.safetensors"
+    /// The component folder name inside a model folder.
+    public static let componentName = "adapter"
+
+    /// Writes `config.json` and the weights into `folder` (created if needed; files replaced atomically).
+    public func save(to folder: ComponentFolder, metadata: [String: String] = [:]) throws {
+        try folder.write(config: config, weights: store.stateDict(), metadata: metadata.merging(["format": "pt"]) { a, _ in a },
+                         weightsName: Self.weightsFileName)
+    }
+
+    /// Loads an adapter saved by `save(to:)`. Strict: any missing, unexpected or mis-shaped tensor throws, naming
+    /// every offending key; an unknown config key throws too.
+    public static func load(from folder: ComponentFolder, strict: Bool = true) throws -> DiscriminativeAdapter {
+        let config = try folder.config(AdapterConfig.self)
+        let adapter = try DiscriminativeAdapter(config: config, store: ParameterStore(initialization: .uninitialized))
+        let file = try folder.weights()
+        var dict: [String: Tensor] = [:]
+        for name in file.tensorNames { dict[name] = try file.tensor(name) }
+        do {
+            try adapter.store.loadStateDict(dict, strict: strict)
+        } catch let e as StateDictError {
+            throw AdapterError.weights("\(file.name): \(e.report)")
+        }
+        return adapter
+    }
+
+    /// The `adapter` component of a model folder.
+    public static func load(from model: ModelFolder, strict: Bool = true) throws -> DiscriminativeAdapter {
+        try load(from: model.component(componentName), strict: strict)
+    }
+}

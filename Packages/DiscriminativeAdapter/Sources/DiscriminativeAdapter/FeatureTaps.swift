@@ -1,0 +1,64 @@
+import Autodiff
+import DataIO
+import Diffusion
+import Tensor
+
+/// Reading the adapter's input from U-Net block outputs.
+///
+/// Several taps are concatenated along channels in the order given. Maps of different sizes are brought to the
+/// finest (largest) resolution among them by nearest-neighbour upsampling with an integer factor (SD's blocks
+/// differ by powers of two); a size that is not an integer multiple of the others is an error. One tap passes
+/// through unchanged.
+public enum FeatureTaps {
+    /// Parses "up1", "down2+mid" or "down2_mid" (the release's spelling) into tap names.
+    public static func parse(_ spec: String) throws -> [String] {
+        let names = spec.split(whereSeparator: { $0 == "+" || $0 == "_" || $0 == "," }).map(String.init)
+        guard !names.isEmpty, Set(names).count == names.count else {
+            throw AdapterError.config("feature tap list '\(spec)' must name at least one tap, each once")
+        }
+        return names
+    }
+
+    /// Output channels of each tap of a diffusers `UNet2DConditionModel` config: `down i` -> block_out_channels[i],
+    /// `mid` -> the last entry, `up i` -> the reversed list's entry i.
+    public static func channels(of taps: [String], unet config: UNet2DConditionConfig) throws -> [Int] {
+        let boc = config.blockOutChannels
+        let n = boc.count
+        return try taps.map { name in
+            if name == "mid" {
+                guard config.midBlockType != nil else { throw AdapterError.config("tap 'mid': this U-Net has no mid block") }
+                return boc[n - 1]
+            }
+            for (prefix, list) in [("down", boc), ("up", Array(boc.reversed()))] where name.hasPrefix(prefix) {
+                if let i = Int(name.dropFirst(prefix.count)), i >= 0, i < n { return list[i] }
+            }
+            throw AdapterError.config("unknown feature tap '\(name)'; valid taps: \((0..<n).map { "down\($0)" } + ["mid"] + (0..<n).map { "up\($0)" })")
+        }
+    }
+
+    /// Total channels of the concatenated taps.
+    public static func featureChannels(of taps: [String], unet config: UNet2DConditionConfig) throws -> Int {
+        try channels(of: taps, unet: config).reduce(0, +)
+    }
+
+    /// Concatenates `features[taps]` ([B, C_i, H_i, W_i]) along channels at the finest resolution.
+    public static func combine(_ features: [String: Variable], taps: [String]) -> Variable {
+        let maps = taps.map { name -> Variable in
+            guard let f = features[name] else {
+                tensorCheck(false, "FeatureTaps.combine", "tap '\(name)' missing from the U-Net outputs \(features.keys.sorted())")
+                fatalError()
+            }
+            tensorCheck(f.rank == 4, "FeatureTaps.combine", "tap '\(name)' has shape \(f.shape), expected [B, C, H, W]")
+            return f
+        }
+        if maps.count == 1 { return maps[0] }
+        let h = maps.map { $0.shape[2] }.max()!, w = maps.map { $0.shape[3] }.max()!
+        let resized = zip(taps, maps).map { name, f -> Variable in
+            let fh = f.shape[2], fw = f.shape[3]
+            tensorCheck(h % fh == 0 && w % fw == 0 && h / fh == w / fw, "FeatureTaps.combine",
+                        "tap '\(name)' is \(fh)x\(fw); it must divide the finest tap size \(h)x\(w) by one integer factor")
+            return h == fh ? f : f.upsampleNearest(scale: h / fh)
+        }
+        return Variable.concat(resized, axis: 1)
+    }
+}

@@ -1,0 +1,137 @@
+import Autodiff
+import DataIO
+import Diffusion
+import DiscriminativeAdapter
+import Foundation
+import NN
+import ShapesWorld
+import Tensor
+import XCTest
+
+/// A tiny random SD-style U-Net -> tap -> adapter, with the bundled preset.
+final class EndToEndTests: XCTestCase {
+    static let unetJSON = """
+    {"_class_name": "UNet2DConditionModel", "block_out_channels": [32, 64], "cross_attention_dim": 32,
+     "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
+     "in_channels": 4, "out_channels": 4, "layers_per_block": 1, "attention_head_dim": 8, "norm_num_groups": 32,
+     "sample_size": 8}
+    """
+
+    func tinyModel(taps: [String] = ["up1"], contrastive: Bool = false) throws -> DiscriminativeModel {
+        let config = try ConfigFile.decode(UNet2DConditionConfig.self, from: Data(Self.unetJSON.utf8), name: "tiny unet")
+        let unet = try UNet2DConditionModel(config: config, seed: 0)
+        _ = unet.store.freeze()
+        var ac = AdapterConfig.bundled(featureChannels: try FeatureTaps.featureChannels(of: taps, unet: config),
+                                       textEmbeddingDim: 32, featureTaps: taps, maxTextTokens: 10, dropout: 0)
+        ac.contrastiveAlign = contrastive
+        ac.textTokenDim = 32
+        return try DiscriminativeModel(denoiser: unet, adapter: DiscriminativeAdapter(config: ac, seed: 1))
+    }
+
+    func testShapesAndLatentGradientOfTheMatchingScore() throws {
+        let model = try tinyModel()
+        XCTAssertEqual(model.adapter.config.featureChannels, 32)
+        let b = 2
+        let z = pseudoRandom([b, 4, 8, 8], seed: 1)
+        let ctx = pseudoRandom([b, 7, 32], seed: 2), pooled = pseudoRandom([b, 32], seed: 3)
+        let latents = Variable(z, requiresGrad: true)
+        let out = model.forward(latents: latents, timesteps: [500, 120], context: Variable(ctx))
+        XCTAssertEqual(out.hiddenStates.shape, [b, 20, 128])
+        XCTAssertEqual(out.matchingEmbeddings.shape, [b, 4, 32])
+        XCTAssertEqual(out.classLogits.shape, [b, 16, 11])
+        XCTAssertEqual(out.boxes.shape, [b, 16, 4])
+        XCTAssertTrue(out.boxes.value.scalars.allSatisfy { $0 > 0 && $0 < 1 })
+
+        // d s / d z_t: the quantity self-correction follows. Checked along a random direction by central differences.
+        let scores = model.matchingScores(latents: latents, timesteps: [500, 120], context: Variable(ctx), pooled: Variable(pooled))
+        XCTAssertEqual(scores.shape, [b])
+        let g = gradients(of: scores.sum(), withRespectTo: [latents])[0]
+        XCTAssertTrue(g.scalars.allSatisfy { $0.isFinite })
+        XCTAssertGreaterThan(g.scalars.map(abs).max()!, 0)
+        let v = pseudoRandom([b, 4, 8, 8], seed: 4)
+        let eps: Float = 1e-2
+        func total(_ x: Tensor) -> Double {
+            GradMode.noGrad {
+                Double(model.matchingScores(latents: Variable(x), timesteps: [500, 120], context: Variable(ctx),
+                                            pooled: Variable(pooled)).sum().value.item())
+            }
+        }
+        let numeric = (total(z + v * eps) - total(z - v * eps)) / Double(2 * eps)
+        let analytic = zip(g.scalars, v.scalars).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        XCTAssertEqual(analytic, numeric, accuracy: max(1e-3, 2e-2 * abs(numeric)), "directional derivative")
+    }
+
+    func testConcatenatedTapsAreResizedToTheFinest() throws {
+        let model = try tinyModel(taps: ["mid", "up1"])
+        XCTAssertEqual(model.adapter.config.featureChannels, 64 + 32)
+        let out = model.forward(latents: Variable(pseudoRandom([1, 4, 8, 8], seed: 1)), timesteps: [10],
+                                context: Variable(pseudoRandom([1, 7, 32], seed: 2)))
+        XCTAssertEqual(out.boxes.shape, [1, 16, 4])
+        let f = FeatureTaps.combine(["a": Variable(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4])),
+                                     "b": Variable(Tensor(shape: [1, 1, 4, 4], repeating: 0))], taps: ["a", "b"])
+        XCTAssertEqual(f.shape, [1, 2, 4, 4])
+        XCTAssertEqual(f.value.scalars.prefix(8).map { $0 }, [1, 1, 2, 2, 1, 1, 2, 2])
+        XCTAssertEqual(try FeatureTaps.parse("down1_mid"), ["down1", "mid"])
+        XCTAssertThrowsError(try FeatureTaps.channels(of: ["up7"], unet: ConfigFile.decode(UNet2DConditionConfig.self,
+                                                                                              from: Data(Self.unetJSON.utf8), name: "u")))
+    }
+
+    func testProbePlanOnShapesWorldTrainsTheAdapterOnly() throws {
+        let model = try tinyModel(contrastive: true)
+        let world = SampleGenerator(seed: 0, config: .standard)
+        let samples = (0..<40).map { world.sample(split: .train, index: $0) }.filter { !$0.negatives.isEmpty && !$0.expressions.isEmpty }
+        let chosen = Array(samples.prefix(2))
+        XCTAssertEqual(chosen.count, 2)
+        // A stand-in word tokenizer: one token per word, two for words longer than 5 letters.
+        let wordTokens: (String) throws -> [Int] = { w in Array(repeating: 1, count: w.count > 5 ? 2 : 1) }
+        var rng = SplitMix(seed: 3)
+        let batch = try ProbeBatch(samples: chosen, generator: world, wordTokens: wordTokens, contextLength: 10, choices: &rng)
+        XCTAssertEqual(batch.images.shape[0], 6)
+        XCTAssertEqual(batch.captions.map { $0.count }, [3, 3])
+        XCTAssertEqual(batch.textsToEncode.count, 8)
+        for (e, t) in zip(batch.expressions, batch.recTargets) {
+            let expectedBox: [Float] = [Float(e.box.cx), Float(e.box.cy), Float(e.box.w), Float(e.box.h)]
+            XCTAssertEqual(t.boxes[0], expectedBox)
+            var tokens = 2
+            for w in e.text.split(separator: " ") { tokens += w.count > 5 ? 2 : 1 }
+            XCTAssertEqual(t.tokenCount, tokens)
+        }
+        // Stand-in latents (4 channels at 8x8 from the 32x32 images) and random text features.
+        let img = batch.images
+        let latents = Tensor.concat([img, img.sliced(axis: 1, start: 0, end: 1)], axis: 1).avgPool2d(kernel: 4, stride: 4)
+        let schedule = NoiseSchedule(config: try DDPMScheduler([:]).config)
+        let captions = TextFeatures(context: pseudoRandom([6, 10, 32], seed: 5), pooled: pseudoRandom([6, 32], seed: 6))
+        let expressions = TextFeatures(context: pseudoRandom([2, 10, 32], seed: 7), pooled: pseudoRandom([2, 32], seed: 8),
+                                       tokens: pseudoRandom([2, 10, 32], seed: 9))
+        var dropoutRNG = SplitMix(seed: 1)
+        let terms = try ProbePlan.losses(model: model, batch: batch, latents: latents, noise: pseudoRandom([2, 4, 8, 8], seed: 10),
+                                         timesteps: [999, 3], schedule: schedule, captions: captions, expressions: expressions,
+                                         generator: &dropoutRNG)
+        XCTAssertEqual(terms.i2tScores.shape, [2, 3])
+        XCTAssertEqual(terms.i2tScores[0, 0], terms.t2iScores[0, 0])   // the shared positive pair
+        XCTAssertNotNil(terms.rec.contrastive)
+        XCTAssertTrue(terms.total.value.item().isFinite)
+        terms.total.backward()
+        XCTAssertTrue(model.adapter.store.namedParameters().allSatisfy { $0.variable.grad != nil })
+        let unet = model.denoiser as! UNet2DConditionModel
+        XCTAssertTrue(unet.store.namedParameters().allSatisfy { $0.variable.grad == nil })
+    }
+
+    func testMetrics() throws {
+        let p = Proportion(successes: 8, total: 10)
+        XCTAssertEqual(p.value, 0.8)
+        // Wilson 95% for 8/10 (statsmodels proportion_confint(8, 10, method="wilson")): (0.4902, 0.9433).
+        XCTAssertEqual(p.interval95.low, 0.49016, accuracy: 1e-4)
+        XCTAssertEqual(p.interval95.high, 0.94332, accuracy: 1e-4)
+        let outcomes = EvaluationPlan.itmOutcomes(scores: [0.5, 0.2, 0.6, 0.1, 0.1, 0.0], count: 2)
+        XCTAssertEqual(outcomes.text, [true, false])                  // ties count as wrong
+        XCTAssertEqual(outcomes.image, [false, true])
+        // Top box: the query with the lowest no-object probability.
+        let logits = Tensor(shape: [1, 2, 3], scalars: [0, 0, 3, 2, 0, 0])
+        let boxes = Tensor(shape: [1, 2, 4], scalars: [0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.2, 0.2])
+        let top = DiscriminativeMetrics.topBoxes(classLogits: logits, boxes: boxes)
+        XCTAssertEqual(top[0].map { Float($0) }, [0.5, 0.5, 0.2, 0.2])
+        XCTAssertEqual(DiscriminativeMetrics.recHits(predicted: top, targets: [[0.52, 0.5, 0.2, 0.2]]), [true])
+        XCTAssertEqual(DiscriminativeMetrics.recHits(predicted: top, targets: [[0.7, 0.5, 0.2, 0.2]]), [false])
+    }
+}

@@ -33,7 +33,7 @@ public final class DiscriminativeModel {
     public let denoiser: any Denoiser
     public let adapter: DiscriminativeAdapter
 
-    /// Throws unless the adapter's taps exist in the denoiser and its text width fits the conditioning.
+    /// Throws unless every tap the adapter reads exists in the denoiser.
     public init(denoiser: any Denoiser, adapter: DiscriminativeAdapter) throws {
         try denoiser.validateTaps(Set(adapter.config.featureTaps))
         self.denoiser = denoiser
@@ -116,7 +116,6 @@ public enum ProbePlan {
                 if p.text == 3 { expressionRows.append(s) } else { captionRows.append(s * 3 + p.text) }
             }
         }
-        let n = b * passesPerSample
         let clean = latents.indexSelect(axis: 0, indices: imageRows)
         let passNoise = noise.indexSelect(axis: 0, indices: sampleRows)
         let passT = sampleRows.map { timesteps[$0] }
@@ -159,7 +158,6 @@ public enum ProbePlan {
                                      boxes: out.boxes.indexSelect(axis: 0, indices: recPasses), targets: batch.recTargets,
                                      projectedQueries: out.projectedQueries?.indexSelect(axis: 0, indices: recPasses),
                                      projectedTokens: projectedTokens)
-        _ = n
         return Terms(total: itm.i2t + itm.t2i + rec.total, i2t: itm.i2t, t2i: itm.t2i, rec: rec,
                      i2tScores: i2t.value, t2iScores: t2i.value)
     }

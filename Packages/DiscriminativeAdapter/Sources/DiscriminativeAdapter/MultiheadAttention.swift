@@ -38,7 +38,7 @@ public final class MultiheadAttention: Module {
                         && value.shape[0] == query.shape[0] && key.shape[1] == value.shape[1],
                     "MultiheadAttention(\(path))",
                     "query \(query.shape), key \(key.shape), value \(value.shape) must be [B, L, \(dim)] with equal B and key/value lengths")
-        let b = query.shape[0], lq = query.shape[1], lk = key.shape[1], hd = dim / heads
+        let b = query.shape[0], lq = query.shape[1], hd = dim / heads
         func project(_ x: Variable, _ part: Int) -> Variable {
             let w = inProjWeight.sliced(axis: 0, start: part * dim, end: (part + 1) * dim)
             let bias = inProjBias.sliced(axis: 0, start: part * dim, end: (part + 1) * dim)
@@ -54,7 +54,6 @@ public final class MultiheadAttention: Module {
         } else {
             attended = Variable.scaledDotProductAttention(q, k, v, scale: scale)
         }
-        _ = lk
         return outProj(attended.permuted([0, 2, 1, 3]).reshaped([b, lq, dim]))
     }
 }

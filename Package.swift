@@ -11,6 +11,7 @@ let package = Package(
         .package(path: "Packages/Tokenizer"),
         .package(path: "Packages/ShapesWorld"),
         .package(path: "Packages/DataIO"),
+        .package(path: "Packages/T2ITraining"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
@@ -37,6 +38,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/ShapesWorldTool"
+        ),
+        .executableTarget(
+            name: "train-t2i",
+            dependencies: [
+                .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/TrainT2I"
         ),
     ]
 )

@@ -1,0 +1,94 @@
+import DataIO
+import Foundation
+import ShapesWorld
+import Tensor
+
+/// One generated image of a suite prompt with the judge's verdict.
+public struct EvaluatedImage: Codable, Sendable {
+    public var promptID: String
+    public var category: String
+    public var prompt: String
+    public var seed: UInt64
+    public var verdict: Verdict
+}
+
+/// The result of sampling a prompt suite and judging every image.
+public struct SuiteEvaluationResult: Codable, Sendable {
+    public var suite: String
+    public var promptsPerCategory: Int
+    public var imagesPerPrompt: Int
+    public var steps: Int
+    public var guidanceScale: Double
+    public var scheduler: String
+    public var images: [EvaluatedImage]
+    /// Per category (all-pass rate and mean constraint fraction, per image, 95% bootstrap intervals) and "all".
+    public var summaries: [JudgeSummary]
+}
+
+/// Samples a ShapesWorld prompt suite with a model and scores every image with the exact judge (the "base model"
+/// baseline of Docs/RESULTS.md). Prompt j of the suite gets the images of seeds 0 ..< imagesPerPrompt.
+public enum SuiteEvaluation {
+    /// Runs the evaluation. `promptsPerCategory` nil takes every prompt (60 per category); otherwise the first n of
+    /// each category in suite order. `grids` receives, per category, the images of its first `gridPrompts` prompts.
+    public static func run(model: T2IModel, suite: PromptSuite, promptsPerCategory: Int?, imagesPerPrompt: Int = 4,
+                           steps: Int, guidanceScale: Float, imageSize: Int, batchSize: Int = 32,
+                           gridPrompts: Int = 6, progress: (Int, Int) -> Void = { _, _ in })
+        throws -> (result: SuiteEvaluationResult, grids: [(category: String, image: RasterImage)]) {
+        var taken: [String: Int] = [:]
+        var prompts: [PromptSuite.Prompt] = []
+        for p in suite.prompts {
+            let c = p.category.rawValue
+            if let n = promptsPerCategory, taken[c, default: 0] >= n { continue }
+            taken[c, default: 0] += 1
+            prompts.append(p)
+        }
+        var jobs: [(prompt: PromptSuite.Prompt, seed: UInt64)] = []
+        for p in prompts { for s in 0..<imagesPerPrompt { jobs.append((p, UInt64(s))) } }
+        let judge = Judge(config: .square(imageSize))
+        var images: [EvaluatedImage] = []
+        var gridImages: [String: [Tensor]] = [:]
+        var gridCount: [String: Set<String>] = [:]
+        var start = 0
+        while start < jobs.count {
+            let end = Swift.min(jobs.count, start + batchSize)
+            let chunk = Array(jobs[start..<end])
+            let x = try T2ISampler.sample(model: model, prompts: chunk.map(\.prompt.text), seeds: chunk.map(\.seed),
+                                          steps: steps, guidanceScale: guidanceScale, imageSize: imageSize, batchSize: batchSize)
+            for (i, job) in chunk.enumerated() {
+                let t = x.selecting(axis: 0, index: i).contiguous()
+                let verdict = judge.judge(try RGBImage(tensor: t), job.prompt.meaning)
+                let c = job.prompt.category.rawValue
+                images.append(EvaluatedImage(promptID: job.prompt.id, category: c, prompt: job.prompt.text, seed: job.seed, verdict: verdict))
+                var ids = gridCount[c, default: []]
+                if ids.contains(job.prompt.id) || ids.count < gridPrompts {
+                    ids.insert(job.prompt.id)
+                    gridCount[c] = ids
+                    gridImages[c, default: []].append(t.unsqueezed(0))
+                }
+            }
+            start = end
+            progress(start, jobs.count)
+        }
+        let summaries = JudgeSummary.aggregate(images.map { (group: $0.category, verdict: $0.verdict) })
+        var grids: [(String, RasterImage)] = []
+        for c in gridImages.keys.sorted() {
+            let batch = Tensor.upsampleNearest(Tensor.concat(gridImages[c]!, axis: 0), scale: 2)
+            grids.append((c, try ImageGrid.make(batch: batch, columns: imagesPerPrompt)))
+        }
+        let result = SuiteEvaluationResult(suite: suite.suite.rawValue, promptsPerCategory: promptsPerCategory ?? PromptSuite.promptsPerCategory,
+                                           imagesPerPrompt: imagesPerPrompt, steps: steps, guidanceScale: Double(guidanceScale),
+                                           scheduler: model.scheduler.className, images: images, summaries: summaries)
+        return (result, grids)
+    }
+
+    /// A Markdown table of the summaries: category, images, all-pass [95% CI], constraint fraction [95% CI], unparseable.
+    public static func markdownTable(_ r: SuiteEvaluationResult) -> String {
+        func pct(_ i: JudgeSummary.Interval) -> String { String(format: "%.1f%% [%.1f, %.1f]", 100 * i.mean, 100 * i.low, 100 * i.high) }
+        var lines = ["| category | images | all-pass [95% CI] | constraints passed [95% CI] | unparseable |",
+                     "|---|---|---|---|---|"]
+        for s in r.summaries {
+            lines.append("| \(s.group) | \(s.count) | \(pct(s.allPass)) | \(pct(s.fraction)) | \(s.unparseable) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

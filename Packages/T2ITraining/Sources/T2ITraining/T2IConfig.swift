@@ -1,0 +1,231 @@
+import DataIO
+import Diffusion
+import Foundation
+import NN
+
+/// Every setting of a text-to-image training run. The defaults are the bundled model's (`Models/shapes-t2i`).
+/// Stored as JSON with snake_case keys in each checkpoint and in `train_config.json`; a JSON file may set any subset
+/// of the keys (`T2IConfig.decode(overrides:)`), and unknown keys are errors.
+public struct T2IConfig: Codable, Equatable, Sendable {
+    // Data (ShapesWorld, generated on the fly).
+    /// Seed of the world, of the initial weights and of every per-step random draw.
+    public var seed: UInt64 = 0
+    /// Image side in pixels (the U-Net works in pixel space: 3 channels, no VAE).
+    public var imageSize = 32
+
+    // Tokenizer: byte-level BPE fitted to the captions of the train split.
+    public var vocabSize = 320
+    /// Number of train-split captions the BPE merges are learned from.
+    public var tokenizerCorpusSize = 20000
+    /// Token context (start + caption + end + padding); must hold the longest caption of the corpus.
+    public var contextLength = 24
+
+    // Text encoder (CLIPTextModel from scratch).
+    public var textHiddenSize = 128
+    public var textLayers = 4
+    public var textHeads = 4
+    public var textIntermediateSize = 512
+
+    // U-Net (UNet2DConditionModel).
+    public var blockOutChannels = [32, 64, 64]
+    public var downBlockTypes = ["DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"]
+    public var upBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"]
+    public var layersPerBlock = 1
+    /// Attention heads per transformer block (diffusers' `attention_head_dim` for this class).
+    public var attentionHeads = 4
+    public var normNumGroups = 32
+    public var midBlock = true
+
+    // Diffusion objective (DDPM, epsilon prediction).
+    public var numTrainTimesteps = 1000
+    public var betaSchedule = "squaredcos_cap_v2"
+    public var betaStart = 0.0001
+    public var betaEnd = 0.02
+
+    // Optimisation.
+    public var batchSize = 32
+    public var steps = 1100
+    public var learningRate = 1e-3
+    public var warmupSteps = 100
+    /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.
+    public var lrSchedule = "cosine"
+    public var weightDecay = 0.01
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var gradClipNorm = 1.0
+    /// EMA decay; the effective decay warms up as min(decay, (1 + n) / (10 + n)) like diffusers' EMAModel.
+    public var emaDecay = 0.995
+    /// Probability that a caption is replaced by the empty prompt (for classifier-free guidance).
+    public var captionDropout = 0.1
+
+    // Run bookkeeping.
+    public var checkpointEvery = 200
+    public var keepCheckpoints = 2
+    public var sampleEvery = 250
+    public var logEvery = 10
+
+    // Sampling (in-loop grids and the scheduler written into the model folder).
+    public var sampler = "DDIMScheduler"
+    public var sampleSteps = 20
+    public var guidanceScale = 3.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case seed, imageSize = "image_size", vocabSize = "vocab_size", tokenizerCorpusSize = "tokenizer_corpus_size"
+        case contextLength = "context_length", textHiddenSize = "text_hidden_size", textLayers = "text_layers"
+        case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size"
+        case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
+        case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
+        case midBlock = "mid_block", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
+        case betaStart = "beta_start", betaEnd = "beta_end", batchSize = "batch_size", steps
+        case learningRate = "learning_rate", warmupSteps = "warmup_steps", lrSchedule = "lr_schedule"
+        case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
+        case gradClipNorm = "grad_clip_norm", emaDecay = "ema_decay", captionDropout = "caption_dropout"
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", sampleEvery = "sample_every"
+        case logEvery = "log_every", sampler, sampleSteps = "sample_steps", guidanceScale = "guidance_scale"
+    }
+
+    /// Every key a config file may set.
+    public static var keys: [String] {
+        guard case .object(let o)? = try? T2IConfig().json() else { return [] }
+        return o.keys.sorted()
+    }
+
+    /// The config as a JSON object.
+    public func json() throws -> JSONValue {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return try JSONValue.parse(enc.encode(self))
+    }
+
+    /// `base` with the keys of a JSON object replaced; unknown keys and ill-typed values throw naming the key.
+    public static func decode(overrides: JSONValue, base: T2IConfig = T2IConfig()) throws -> T2IConfig {
+        guard case .object(let over) = overrides else { throw T2ITrainingError("config: the top level is not a JSON object") }
+        guard case .object(var merged) = try base.json() else { throw T2ITrainingError("config: cannot encode the base config") }
+        for (k, v) in over {
+            guard merged[k] != nil else {
+                throw T2ITrainingError("config: unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
+            }
+            merged[k] = v
+        }
+        do {
+            return try JSONDecoder().decode(T2IConfig.self, from: Data(JSONValue.object(merged).serialized().utf8))
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw T2ITrainingError("config: key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
+        } catch {
+            throw T2ITrainingError("config: \(error)")
+        }
+    }
+
+    /// Reads a JSON config file (any subset of the keys) over `base`.
+    public static func load(contentsOf url: URL, base: T2IConfig = T2IConfig()) throws -> T2IConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw T2ITrainingError("cannot read config file \(url.path): \(error.localizedDescription)") }
+        let json: JSONValue
+        do { json = try JSONValue.parse(data) } catch { throw T2ITrainingError("config file \(url.path) is not valid JSON: \(error)") }
+        return try decode(overrides: json, base: base)
+    }
+
+    /// Checks value ranges and block lists; errors name the key.
+    public func validate() throws {
+        func need(_ ok: Bool, _ key: String, _ what: String) throws {
+            if !ok { throw T2ITrainingError("config: \(key) \(what)") }
+        }
+        try need(imageSize >= 16 && imageSize % (1 << max(0, blockOutChannels.count - 1)) == 0, "image_size",
+                 "\(imageSize) must be >= 16 and divisible by 2^(blocks-1)")
+        try need(vocabSize >= 64, "vocab_size", "\(vocabSize) must be >= 64")
+        try need(tokenizerCorpusSize >= 100, "tokenizer_corpus_size", "\(tokenizerCorpusSize) must be >= 100")
+        try need(contextLength >= 4, "context_length", "\(contextLength) must be >= 4")
+        try need(textHiddenSize > 0 && textHeads > 0 && textHiddenSize % textHeads == 0, "text_hidden_size",
+                 "\(textHiddenSize) must be a positive multiple of text_heads \(textHeads)")
+        try need(textLayers >= 1 && textIntermediateSize > 0, "text_layers", "and text_intermediate_size must be positive")
+        try need(!blockOutChannels.isEmpty && blockOutChannels.allSatisfy { $0 > 0 && $0 % normNumGroups == 0 },
+                 "block_out_channels", "\(blockOutChannels) must be non-empty multiples of norm_num_groups \(normNumGroups)")
+        try need(downBlockTypes.count == blockOutChannels.count && upBlockTypes.count == blockOutChannels.count,
+                 "down_block_types", "and up_block_types need one entry per block_out_channels entry")
+        try need(blockOutChannels.allSatisfy { $0 % attentionHeads == 0 }, "attention_heads",
+                 "\(attentionHeads) must divide every block_out_channels entry")
+        try need(layersPerBlock >= 1, "layers_per_block", "must be >= 1")
+        try need(numTrainTimesteps >= 2, "num_train_timesteps", "must be >= 2")
+        try need(BetaScheduleKind(rawValue: betaSchedule) != nil, "beta_schedule",
+                 "'\(betaSchedule)' is not one of \(BetaScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        try need(batchSize >= 1, "batch_size", "must be >= 1")
+        try need(steps >= 1, "steps", "must be >= 1")
+        try need(learningRate > 0, "learning_rate", "must be positive")
+        try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
+        try need(["cosine", "constant", "linear"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not cosine, constant or linear")
+        try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")
+        try need(emaDecay >= 0 && emaDecay < 1, "ema_decay", "must be in [0, 1)")
+        try need(captionDropout >= 0 && captionDropout < 1, "caption_dropout", "must be in [0, 1)")
+        try need(checkpointEvery >= 1 && keepCheckpoints >= 1, "checkpoint_every", "and keep_checkpoints must be >= 1")
+        try need(sampleEvery >= 0 && logEvery >= 1, "sample_every", "must be >= 0 and log_every >= 1")
+        try need(SchedulerKind(rawValue: sampler) != nil, "sampler",
+                 "'\(sampler)' is not one of \(SchedulerKind.knownNames.joined(separator: ", "))")
+        try need(sampleSteps >= 1, "sample_steps", "must be >= 1")
+    }
+
+    /// The learning-rate schedule of this run (diffusers' schedules; the multiplier is applied to `learning_rate`).
+    public var learningRateSchedule: LRSchedule {
+        switch lrSchedule {
+        case "constant": return .constantWithWarmup(warmupSteps: warmupSteps)
+        case "linear": return .linearWithWarmup(warmupSteps: warmupSteps, totalSteps: steps)
+        default: return .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: steps)
+        }
+    }
+
+    /// The text encoder's configuration (token ids from the fitted tokenizer).
+    public func textEncoderConfig(vocabularySize: Int, bosTokenID: Int, eosTokenID: Int) -> CLIPTextConfig {
+        var c = CLIPTextConfig()
+        c.vocabSize = vocabularySize
+        c.hiddenSize = textHiddenSize
+        c.intermediateSize = textIntermediateSize
+        c.projectionDim = textHiddenSize
+        c.numHiddenLayers = textLayers
+        c.numAttentionHeads = textHeads
+        c.maxPositionEmbeddings = contextLength
+        c.hiddenAct = "quick_gelu"
+        c.padTokenId = eosTokenID
+        c.bosTokenId = bosTokenID
+        c.eosTokenId = eosTokenID
+        c.torchDtype = "float32"
+        return c
+    }
+
+    /// The U-Net's configuration (pixel space: 3 channels in and out).
+    public var unetConfig: UNet2DConditionConfig {
+        var c = UNet2DConditionConfig()
+        c.sampleSize = .one(imageSize)
+        c.inChannels = 3
+        c.outChannels = 3
+        c.downBlockTypes = downBlockTypes
+        c.upBlockTypes = upBlockTypes
+        c.midBlockType = midBlock ? "UNetMidBlock2DCrossAttn" : nil
+        c.blockOutChannels = blockOutChannels
+        c.layersPerBlock = .one(layersPerBlock)
+        c.normNumGroups = normNumGroups
+        c.crossAttentionDim = .one(textHiddenSize)
+        c.attentionHeadDim = .one(attentionHeads)
+        return c
+    }
+
+    /// The training noise schedule / inference scheduler keys (diffusers `scheduler_config.json` values).
+    public var schedulerValues: [String: JSONValue] {
+        var v: [String: JSONValue] = [
+            "num_train_timesteps": .int(numTrainTimesteps), "beta_schedule": .string(betaSchedule),
+            "beta_start": .double(betaStart), "beta_end": .double(betaEnd), "prediction_type": "epsilon",
+        ]
+        if sampler == "DDIMScheduler" || sampler == "DDPMScheduler" {
+            v["clip_sample"] = true
+            v["set_alpha_to_one"] = sampler == "DDIMScheduler" ? .bool(true) : nil
+            v["timestep_spacing"] = "trailing"
+        }
+        return v
+    }
+
+    /// The scheduler configuration written into the model folder (class `sampler`).
+    public func schedulerConfiguration() throws -> SchedulerConfiguration {
+        try SchedulerConfiguration(className: sampler, values: schedulerValues)
+    }
+}
+

@@ -1,0 +1,280 @@
+import Autodiff
+import DataIO
+import Diffusion
+import Foundation
+import NN
+import ShapesWorld
+import Tensor
+import TextEncoder
+import Tokenizer
+
+/// What one logged window of training reports.
+public struct TrainingProgress: Sendable {
+    public var step: Int
+    public var totalSteps: Int
+    /// Mean loss over the window.
+    public var loss: Double
+    public var learningRate: Double
+    public var gradNorm: Double
+    public var imagesPerSecond: Double
+    /// Seconds per step over the window.
+    public var secondsPerStep: Double
+    public var etaSeconds: Double
+
+    /// The progress line: `step 120/3000  loss 0.0812  lr 4.9e-04  |g| 0.31  21.4 img/s  0.75 s/step  ETA 36:02`.
+    public var line: String {
+        let eta = Int(etaSeconds.rounded())
+        let etaText = eta >= 3600 ? String(format: "%d:%02d:%02d", eta / 3600, eta / 60 % 60, eta % 60)
+                                  : String(format: "%d:%02d", eta / 60, eta % 60)
+        return String(format: "step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.1f img/s  %.3f s/step  ETA %@",
+                      step, totalSteps, loss, learningRate, gradNorm, imagesPerSecond, secondsPerStep, etaText)
+    }
+}
+
+/// The training loop of a text-to-image model on ShapesWorld: DDPM epsilon objective, caption dropout, AdamW with
+/// warm-up and decay, global gradient clipping, EMA weights; resumable bit for bit from atomic checkpoints.
+///
+/// Run folder: `train_config.json`, `tokenizer/` (fitted once), `checkpoints/checkpoint-<step>.safetensors`
+/// (weights, EMA, optimiser state; the data position and every random draw follow from the step),
+/// `metrics.jsonl`, `loss.png`, `samples/step-<step>.png` (+ `.txt` with the prompts), and at the end `model/`
+/// (diffusers layout, EMA weights).
+public final class T2ITrainer {
+    public let config: T2IConfig
+    public let runDirectory: URL
+    public let model: T2IModel
+    public let optimizer: AdamW
+    public let ema: ExponentialMovingAverage
+    public let data: TrainingData
+    public let parameters: [NamedParameter]
+    /// The training noise schedule (betas of the model's scheduler configuration).
+    public let schedule: NoiseSchedule
+    /// Steps completed.
+    public private(set) var step: Int = 0
+    /// Where progress lines and notices go (stderr by default).
+    public var output: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// The step the run resumed from (nil for a fresh run).
+    public private(set) var resumedFrom: Int?
+
+    private var metrics: MetricsLogWriter?
+
+    public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
+    public var modelDirectory: URL { runDirectory.appendingPathComponent("model") }
+
+    /// Prepares a run in `runDirectory`. With `resume`, the newest complete checkpoint there (if any) is loaded;
+    /// its configuration must equal `config` (the error lists the keys that differ).
+    public init(config: T2IConfig, runDirectory: URL, resume: Bool) throws {
+        try config.validate()
+        let fm = FileManager.default
+        try fm.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        self.config = config
+        self.runDirectory = runDirectory
+        let ckDir = runDirectory.appendingPathComponent("checkpoints")
+        let latest = resume ? Checkpoint.latest(in: ckDir) : nil
+        if !resume, !Checkpoint.list(in: ckDir).isEmpty {
+            throw T2ITrainingError("\(runDirectory.path) already holds checkpoints; pass --resume to continue, or use a new folder")
+        }
+        if let latest {
+            let saved = try T2IConfig.decode(overrides: latest.info.config)
+            if saved != config {
+                let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
+                let diff = a.keys.filter { a[$0] != b[$0] }.sorted()
+                throw T2ITrainingError("the checkpoint \(latest.url.lastPathComponent) was written with a different config (keys: \(diff.joined(separator: ", "))); resume with the same settings")
+            }
+        }
+
+        // Tokenizer: fitted once per run folder, reused on resume.
+        let tokDir = runDirectory.appendingPathComponent("tokenizer")
+        let tokenizer: CLIPTokenizer
+        if fm.fileExists(atPath: tokDir.appendingPathComponent("vocab.json").path) {
+            tokenizer = try CLIPTokenizer(folder: tokDir.path)
+        } else {
+            tokenizer = try CaptionTokenizer.fit(config)
+            try tokenizer.write(toFolder: tokDir.path)
+        }
+        model = try T2IModel(config: config, tokenizer: tokenizer)
+        parameters = model.namedParameters
+        optimizer = AdamW(parameters: parameters, learningRate: config.learningRate,
+                          betas: (config.adamBeta1, config.adamBeta2), weightDecay: config.weightDecay)
+        ema = ExponentialMovingAverage(parameters: parameters, decay: config.emaDecay)
+        data = TrainingData(config: config)
+        schedule = NoiseSchedule(config: model.scheduler)
+
+        if let latest { try restore(from: latest.url) }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(config).write(to: runDirectory.appendingPathComponent("train_config.json"), options: .atomic)
+    }
+
+    // MARK: Checkpoints
+
+    /// Loads weights, EMA and optimiser state from a checkpoint file.
+    public func restore(from url: URL) throws {
+        let (file, info) = try Checkpoint.load(url)
+        var weights: [String: Tensor] = [:], shadows: [String: Tensor] = [:], opt: [String: Tensor] = [:]
+        for name in file.tensorNames {
+            let t = try file.tensor(name)
+            if name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = Tensor(copying: t) }
+            else if name.hasPrefix("ema.") { shadows[String(name.dropFirst(4))] = t }
+            else if name.hasPrefix("opt.") { opt[String(name.dropFirst(4))] = Tensor(copying: t) }
+        }
+        try model.load(weights)
+        guard let n = info.extra["ema_updates"].flatMap(Int.init) else {
+            throw T2ITrainingError("checkpoint \(url.lastPathComponent) lacks the ema_updates metadata")
+        }
+        try ema.load(shadows, updates: n)
+        try optimizer.loadStateDict(opt)
+        step = info.step
+        resumedFrom = info.step
+    }
+
+    /// Writes the checkpoint of the current step atomically (keeping the newest `keepCheckpoints`).
+    @discardableResult
+    public func saveCheckpoint() throws -> URL {
+        var tensors: [String: Tensor] = [:]
+        for p in parameters { tensors["model." + p.name] = p.variable.value }
+        for (k, v) in ema.stateDict { tensors["ema." + k] = v }
+        for (k, v) in optimizer.stateDict() { tensors["opt." + k] = v }
+        let info = CheckpointInfo(step: step, seed: config.seed, config: try config.json(),
+                                  extra: ["ema_updates": String(ema.updates), "data_cursor": String(step * config.batchSize)])
+        return try Checkpoint.save(tensors, info: info, in: checkpointDirectory, keepLast: config.keepCheckpoints)
+    }
+
+    /// The EMA weights by parameter name.
+    public var emaWeights: [String: Tensor] { ema.stateDict }
+
+    // MARK: Training
+
+    /// One optimisation step on the batch of the current step; returns the loss and the gradient norm before clipping.
+    @discardableResult
+    public func trainStep() throws -> (loss: Float, gradNorm: Float) {
+        let batch = data.batch(step: step)
+        let noisy = DiffusionTraining.addNoise(original: batch.images, noise: batch.noise, timesteps: batch.timesteps, schedule: schedule)
+        let context = try model.encode(batch.captions)
+        let pred = model.unet.predict(Variable(noisy), timesteps: batch.timesteps.map(Float.init), context: context)
+        let loss = DiffusionTraining.loss(prediction: pred, target: batch.noise)
+        let value = loss.value.item()
+        guard value.isFinite else { throw T2ITrainingError("loss is \(value) at step \(step)") }
+        optimizer.zeroGrad()
+        loss.backward()
+        let norm = GradientClipping.clipGradNorm(parameters, maxNorm: config.gradClipNorm)
+        optimizer.learningRate = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step)
+        optimizer.step()
+        optimizer.zeroGrad()
+        ema.update()
+        step += 1
+        return (value, norm)
+    }
+
+    /// Trains until `config.steps` (or until `stopAfter` steps in total, to simulate an interruption), writing
+    /// checkpoints, metrics, the loss plot and sample grids on the way; at `config.steps` writes `model/`.
+    public func run(stopAfter: Int? = nil) throws {
+        let target = Swift.min(config.steps, stopAfter ?? config.steps)
+        let metricsURL = runDirectory.appendingPathComponent("metrics.jsonl")
+        try trimMetrics(at: metricsURL, after: step)
+        metrics = try MetricsLogWriter(url: metricsURL)
+        if let r = resumedFrom { output("resumed from step \(r) (\(checkpointDirectory.path))") }
+        output("model: \(model.parameterCount) parameters (U-Net \(model.unet.store.parameterCount()), text encoder \(model.textEncoder.store.parameterCount())), batch \(config.batchSize), \(config.steps) steps")
+        var windowLoss = 0.0, windowNorm = 0.0, windowSteps = 0
+        var windowStart = Date()
+        var secondsPerStep: Double? = nil
+        while step < target {
+            let (loss, norm) = try trainStep()
+            windowLoss += Double(loss); windowNorm += Double(norm); windowSteps += 1
+            if step % config.logEvery == 0 || step == target {
+                let elapsed = Date().timeIntervalSince(windowStart)
+                let sps = elapsed / Double(windowSteps)
+                secondsPerStep = secondsPerStep.map { 0.7 * $0 + 0.3 * sps } ?? sps
+                let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+                let p = TrainingProgress(step: step, totalSteps: config.steps, loss: windowLoss / Double(windowSteps),
+                                         learningRate: lr, gradNorm: windowNorm / Double(windowSteps),
+                                         imagesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps,
+                                         etaSeconds: secondsPerStep! * Double(config.steps - step))
+                output(p.line)
+                try metrics?.log(step: step, ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
+                                              "images_per_second": p.imagesPerSecond, "seconds_per_step": sps])
+                windowLoss = 0; windowNorm = 0; windowSteps = 0
+                windowStart = Date()
+            }
+            if step % config.checkpointEvery == 0 || step == config.steps {
+                let url = try saveCheckpoint()
+                try writeLossPlot()
+                output("checkpoint \(url.lastPathComponent)")
+                windowStart = Date()
+            }
+            if config.sampleEvery > 0 && (step % config.sampleEvery == 0 || step == config.steps) {
+                let url = try writeSampleGrid()
+                output("samples \(url.lastPathComponent)")
+                windowStart = Date()
+            }
+        }
+        if step == config.steps {
+            try writeModel(to: modelDirectory)
+            output("model written to \(modelDirectory.path)")
+        }
+        try metrics?.sync()
+        metrics?.close()
+        metrics = nil
+    }
+
+    /// Drops metric records past `step` (left by an interrupted run) so that the log matches the resumed run.
+    private func trimMetrics(at url: URL, after step: Int) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let records = try MetricsLog.read(url)
+        let keep = records.filter { ($0["step"]?.intValue ?? 0) <= step }
+        guard keep.count != records.count else { return }
+        let w = try MetricsLogWriter(url: url, truncate: true)
+        for r in keep { try w.log(r) }
+        try w.sync()
+        w.close()
+    }
+
+    // MARK: Outputs
+
+    /// `loss.png` from `metrics.jsonl` (log scale, smoothed).
+    public func writeLossPlot() throws {
+        let url = runDirectory.appendingPathComponent("metrics.jsonl")
+        try metrics?.sync()
+        let s = MetricsLog.series(try MetricsLog.read(url), key: "loss")
+        guard s.x.count >= 2 else { return }
+        var chart = LineChart(title: "train-t2i loss (epsilon MSE)", logY: true, smoothing: 0.6)
+        chart.add("loss", x: s.x, y: s.y)
+        try chart.write(to: runDirectory.appendingPathComponent("loss.png"))
+    }
+
+    /// The fixed prompts of the progress grids: the first prompt of each category of the `id` suite.
+    public static func gridPrompts() throws -> [String] {
+        let suite = try PromptSuite.load(.id)
+        var seen = Set<String>(), out: [String] = []
+        for p in suite.prompts where !seen.contains(p.category.rawValue) {
+            seen.insert(p.category.rawValue)
+            out.append(p.text)
+        }
+        return out
+    }
+
+    /// Samples the grid prompts (2 seeds each, EMA weights) into `samples/step-<step>.png` (+ `.txt`).
+    @discardableResult
+    public func writeSampleGrid(seedsPerPrompt: Int = 2) throws -> URL {
+        let prompts = try Self.gridPrompts()
+        var ps: [String] = [], seeds: [UInt64] = []
+        for (i, p) in prompts.enumerated() { for s in 0..<seedsPerPrompt { ps.append(p); seeds.append(UInt64(1000 * i + s)) } }
+        let images = try model.withWeights(emaWeights) {
+            try T2ISampler.sample(model: model, prompts: ps, seeds: seeds, steps: config.sampleSteps,
+                                  guidanceScale: Float(config.guidanceScale), imageSize: config.imageSize)
+        }
+        let dir = runDirectory.appendingPathComponent("samples")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let name = String(format: "step-%08d", step)
+        let url = dir.appendingPathComponent(name + ".png")
+        try PNG.write(try ImageGrid.make(batch: Tensor.upsampleNearest(images, scale: 2), columns: seedsPerPrompt * 2), to: url)
+        let text = prompts.enumerated().map { "row \($0.offset / 2 + 1), \($0.offset % 2 == 0 ? "left" : "right"): \($0.element)" }
+        try (text.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name + ".txt"), atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// Writes the diffusers model folder with the EMA weights.
+    public func writeModel(to url: URL) throws {
+        try model.withWeights(emaWeights) { try model.write(to: url) }
+    }
+}
+

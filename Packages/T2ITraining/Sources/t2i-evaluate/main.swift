@@ -1,0 +1,60 @@
+// Samples a ShapesWorld prompt suite with a model folder and judges every image (the baseline of Docs/RESULTS.md).
+// Usage: t2i-evaluate --model DIR --suite id|ood [--prompts-per-category N] [--images-per-prompt 4] [--steps S]
+//                     [--guidance G] [--batch B] [--out DIR]
+// Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table) and <out>/<suite>-<category>.png grids.
+import DataIO
+import Foundation
+import ShapesWorld
+import T2ITraining
+import Tensor
+
+func fail(_ m: String) -> Never {
+    FileHandle.standardError.write(Data("t2i-evaluate: \(m)\n".utf8))
+    exit(2)
+}
+
+var opts: [String: String] = [:]
+var args = Array(CommandLine.arguments.dropFirst())
+while !args.isEmpty {
+    let a = args.removeFirst()
+    guard a.hasPrefix("--"), let v = args.first else { fail("expected --option value, got \(a)") }
+    args.removeFirst()
+    opts[String(a.dropFirst(2))] = v
+}
+let known: Set = ["model", "suite", "prompts-per-category", "images-per-prompt", "steps", "guidance", "batch", "out", "grid-prompts"]
+if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); known: \(known.sorted().joined(separator: ", "))") }
+guard let modelPath = opts["model"] else { fail("--model DIR is required") }
+guard let suiteName = PromptSuite.Name(rawValue: opts["suite"] ?? "id") else { fail("--suite must be id or ood") }
+func int(_ k: String) -> Int? {
+    guard let v = opts[k] else { return nil }
+    guard let n = Int(v) else { fail("--\(k) \(v) is not an integer") }
+    return n
+}
+let model = try T2IModel.load(from: URL(fileURLWithPath: modelPath))
+let side = model.unet.config.sampleSize?.perBlock(1).first ?? 32
+let steps = int("steps") ?? 20
+var guidance: Float = 3
+if let g = opts["guidance"] {
+    guard let v = Float(g) else { fail("--guidance \(g) is not a number") }
+    guidance = v
+}
+let out = URL(fileURLWithPath: opts["out"] ?? "runs/eval")
+try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+let suite = try PromptSuite.load(suiteName)
+let t0 = Date()
+let (result, grids) = try SuiteEvaluation.run(
+    model: model, suite: suite, promptsPerCategory: int("prompts-per-category"), imagesPerPrompt: int("images-per-prompt") ?? 4,
+    steps: steps, guidanceScale: guidance, imageSize: side, batchSize: int("batch") ?? 32, gridPrompts: int("grid-prompts") ?? 6,
+    progress: { done, total in
+        let dt = Date().timeIntervalSince(t0)
+        FileHandle.standardError.write(Data(String(format: "%d/%d images  %.1f img/s  ETA %.0f s\n", done, total,
+                                                   Double(done) / dt, dt / Double(done) * Double(total - done)).utf8))
+    })
+let enc = JSONEncoder()
+enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+try enc.encode(result).write(to: out.appendingPathComponent("\(suiteName.rawValue).json"))
+let table = SuiteEvaluation.markdownTable(result)
+try (table + "\n").write(to: out.appendingPathComponent("\(suiteName.rawValue).md"), atomically: true, encoding: .utf8)
+for g in grids { try PNG.write(g.image, to: out.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
+print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance), \(result.scheduler), \(String(format: "%.0f", Date().timeIntervalSince(t0))) s")
+print(table)

@@ -1,0 +1,100 @@
+"""PyTorch counterpart of `train-t2i`'s training step, for Docs/PERFORMANCE.md.
+
+Builds the same architecture from a model folder written by train-t2i (unet/config.json, text_encoder/config.json:
+diffusers UNet2DConditionModel + transformers CLIPTextModel), and times one full training step at the same batch:
+text encoder forward, U-Net forward on noised images at random timesteps, epsilon MSE, backward, grad clipping,
+AdamW step (the EMA update is included too). CPU, float32, torch.set_num_threads(2) by default.
+
+Usage (from the repository root):
+    Tools/reference/.venv/bin/python Tools/reference/bench_train_t2i.py Models/shapes-t2i --batch 32 --steps 10
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+import torch
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", help="model folder written by train-t2i")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sample-images", type=int, default=0, help="also time CFG sampling of this many images")
+    ap.add_argument("--sample-steps", type=int, default=25)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    unet_cfg = json.load(open(os.path.join(args.model, "unet", "config.json")))
+    text_cfg = json.load(open(os.path.join(args.model, "text_encoder", "config.json")))
+    unet = UNet2DConditionModel.from_config(unet_cfg)
+    text = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text_cfg.items() if k not in ("architectures",)}))
+    sched = DDPMScheduler.from_pretrained(args.model, subfolder="scheduler") if os.path.exists(
+        os.path.join(args.model, "scheduler", "scheduler_config.json")) else DDPMScheduler()
+    params = list(unet.parameters()) + list(text.parameters())
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
+    n_params = sum(p.numel() for p in params)
+    side = unet_cfg["sample_size"] if isinstance(unet_cfg["sample_size"], int) else unet_cfg["sample_size"][0]
+    ctx = text_cfg["max_position_embeddings"]
+    vocab = text_cfg["vocab_size"]
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, parameters {n_params}, batch {args.batch}, {side}x{side}, context {ctx}")
+
+    def step():
+        x0 = torch.rand(args.batch, 3, side, side) * 2 - 1
+        ids = torch.randint(0, vocab, (args.batch, ctx))
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, sched.config.num_train_timesteps, (args.batch,))
+        xt = sched.add_noise(x0, noise, t)
+        h = text(input_ids=ids).last_hidden_state
+        pred = unet(xt, t, encoder_hidden_states=h).sample
+        loss = torch.nn.functional.mse_loss(pred, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.mul_(0.999).add_(p, alpha=0.001)
+        return loss.item()
+
+    step()  # warm-up
+    times, cpus = [], []
+    for i in range(args.steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        print(f"step {i + 1}: {times[-1]:.3f} s (loss {loss:.4f})")
+    med = statistics.median(times)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"train step: median {med:.3f} s, min {min(times):.3f} s, CPU {statistics.median(cpus):.3f} s/step; "
+          f"{args.batch / med:.1f} img/s (median); peak RSS {peak:.0f} MiB")
+
+    if args.sample_images:
+        from diffusers import DDIMScheduler
+        ddim = DDIMScheduler.from_config(sched.config)
+        ddim.set_timesteps(args.sample_steps)
+        n = args.sample_images
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            ids = torch.randint(0, vocab, (2 * n, ctx))
+            h = text(input_ids=ids).last_hidden_state
+            x = torch.randn(n, 3, side, side)
+            for t in ddim.timesteps:
+                out = unet(torch.cat([x, x]), t, encoder_hidden_states=h).sample
+                u, c = out.chunk(2)
+                x = ddim.step(u + 3.0 * (c - u), t, x).prev_sample
+            dt = time.perf_counter() - t0
+        print(f"sampling: {n} images, {args.sample_steps} steps, CFG: {dt:.2f} s ({n / dt:.2f} img/s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "AdapterTraining",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "AdapterTraining", targets: ["AdapterTraining"]),
+    ],
+    dependencies: [
+        .package(path: "../Tensor"),
+        .package(path: "../Autodiff"),
+        .package(path: "../NN"),
+        .package(path: "../DataIO"),
+        .package(path: "../Tokenizer"),
+        .package(path: "../TextEncoder"),
+        .package(path: "../Diffusion"),
+        .package(path: "../ShapesWorld"),
+        .package(path: "../DiscriminativeAdapter"),
+        .package(path: "../Pipeline"),
+    ],
+    targets: [
+        .target(name: "AdapterTraining", dependencies: [
+            .product(name: "Tensor", package: "Tensor"),
+            .product(name: "Autodiff", package: "Autodiff"),
+            .product(name: "NN", package: "NN"),
+            .product(name: "DataIO", package: "DataIO"),
+            .product(name: "Tokenizer", package: "Tokenizer"),
+            .product(name: "TextEncoder", package: "TextEncoder"),
+            .product(name: "Diffusion", package: "Diffusion"),
+            .product(name: "ShapesWorld", package: "ShapesWorld"),
+            .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
+            .product(name: "Pipeline", package: "Pipeline"),
+        ]),
+        .testTarget(name: "AdapterTrainingTests", dependencies: [
+            "AdapterTraining",
+            .product(name: "Tensor", package: "Tensor"),
+            .product(name: "Autodiff", package: "Autodiff"),
+            .product(name: "NN", package: "NN"),
+            .product(name: "DataIO", package: "DataIO"),
+            .product(name: "Tokenizer", package: "Tokenizer"),
+            .product(name: "TextEncoder", package: "TextEncoder"),
+            .product(name: "Diffusion", package: "Diffusion"),
+            .product(name: "ShapesWorld", package: "ShapesWorld"),
+            .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
+        ]),
+    ]
+)

@@ -1,0 +1,105 @@
+import Autodiff
+import DataIO
+import Diffusion
+import DiscriminativeAdapter
+import Foundation
+import NN
+import Pipeline
+import ShapesWorld
+import Tensor
+import TextEncoder
+import Tokenizer
+
+/// The frozen parts of a text-to-image model that probing reads: tokenizer, text encoder, U-Net, autoencoder
+/// (VAE or identity for pixel-space models) and the training noise schedule, loaded from a diffusers-layout folder
+/// through `StableDiffusionPipeline`. With `randomUNetSeed` the U-Net keeps the folder's architecture but gets
+/// fresh random weights from that seed: the control that shows what the adapter learns by itself.
+public final class ProbeModel {
+    public let folder: URL
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet2DConditionModel
+    public let autoencoder: any Autoencoder
+    public let schedule: NoiseSchedule
+    /// The seed of the random U-Net (control), or nil for the folder's weights.
+    public let randomUNetSeed: UInt64?
+
+    public init(folder: URL, randomUNetSeed: UInt64? = nil) throws {
+        let pipe = try StableDiffusionPipeline(folder: folder)
+        self.folder = folder
+        tokenizer = pipe.tokenizer
+        textEncoder = pipe.textEncoder
+        autoencoder = pipe.autoencoder
+        schedule = NoiseSchedule(config: pipe.schedulerConfig)
+        self.randomUNetSeed = randomUNetSeed
+        if let seed = randomUNetSeed {
+            unet = try UNet2DConditionModel(config: pipe.unet.config, seed: seed)
+        } else {
+            unet = pipe.unet
+        }
+        _ = unet.store.freeze()
+        _ = textEncoder.store.freeze()
+    }
+
+    /// Training timesteps T of the noise schedule.
+    public var numTrainTimesteps: Int { schedule.numTrainTimesteps }
+
+    /// Image side the U-Net expects: its sample size times the autoencoder's downscale factor.
+    public var imageSide: Int {
+        let s = unet.config.sampleSize?.perBlock(1).first ?? 64
+        return s * autoencoder.downscaleFactor
+    }
+
+    /// Token context length L (the REC class head scores L positions plus "no object").
+    public var contextLength: Int { tokenizer.contextLength }
+
+    /// The adapter configuration of `preset` on `taps` for this model (feature channels from the U-Net config,
+    /// text widths from the text encoder, token positions from the tokenizer).
+    public func adapterConfig(preset: String, taps: [String], dropout: Float? = nil, contrastiveAlign: Bool = false) throws -> AdapterConfig {
+        try unet.validateTaps(Set(taps))
+        var c = try AdapterConfig.preset(preset, featureChannels: try FeatureTaps.featureChannels(of: taps, unet: unet.config),
+                                         textEmbeddingDim: textEncoder.config.hiddenSize, featureTaps: taps,
+                                         maxTextTokens: contextLength)
+        c.textTokenDim = textEncoder.config.hiddenSize
+        if let dropout { c.dropout = dropout }
+        c.contrastiveAlign = contrastiveAlign
+        return c
+    }
+
+    /// Text features of `texts` (no graph): U-Net conditioning (last hidden state, as SD pipelines), pooled
+    /// end-token embedding e_y, and the token states when `tokens` (contrastive alignment).
+    public func encode(_ texts: [String], tokens: Bool = false) throws -> TextFeatures {
+        let input = try CLIPTextInput(tokenizer.encode(texts))
+        let out = GradMode.noGrad { textEncoder(input) }
+        let last = out.lastHiddenState.value
+        return TextFeatures(context: last, pooled: out.pooledOutput.value, tokens: tokens ? last : nil)
+    }
+
+    /// Denoiser-space latents of images [N, 3, H, W] in [-1, 1] (a VAE draw from `generator`; the images themselves
+    /// for pixel-space models). Encoded in chunks of `chunk` images.
+    public func latents(of images: Tensor, generator: inout TorchGenerator, chunk: Int = 32) -> Tensor {
+        GradMode.noGrad {
+            let n = images.shape[0]
+            var parts: [Tensor] = []
+            var start = 0
+            while start < n {
+                let end = Swift.min(n, start + chunk)
+                let x = Variable(images.sliced(axis: 0, start: start, end: end))
+                parts.append(autoencoder.latents(ofImages: x, generator: &generator).value)
+                start = end
+            }
+            return parts.count == 1 ? parts[0] : Tensor.concat(parts, axis: 0)
+        }
+    }
+
+    /// The word tokenizer ProbeBatch uses for REC token positions (ids without start/end tokens).
+    public var wordTokens: (String) throws -> [Int] {
+        let tok = tokenizer
+        return { try tok.encode($0) }
+    }
+
+    /// The ShapesWorld generator rendering at this model's image size (or `side`).
+    public func world(seed: UInt64, side: Int? = nil) -> SampleGenerator {
+        SampleGenerator(seed: seed, config: .square(side ?? imageSide))
+    }
+}

@@ -1,0 +1,138 @@
+import AdapterTraining
+import Autodiff
+import DataIO
+import DiscriminativeAdapter
+import Foundation
+import ShapesWorld
+import Tensor
+import XCTest
+
+final class EvaluationTests: XCTestCase {
+    override class func tearDown() {
+        if let s = TinyModel.shared { try? FileManager.default.removeItem(at: s) }
+        TinyModel.shared = nil
+    }
+
+    /// The batched evaluation against a per-pair reference: every score recomputed with its own single-row
+    /// forward, the 2-way outcomes and REC hits (ShapesWorld's own IoU) counted by hand.
+    func testEvaluationMatchesAPerPairReference() throws {
+        let model = try ProbeModel(folder: try TinyModel.sharedFolder())
+        let ac = try model.adapterConfig(preset: "bundled", taps: ["up1"])
+        let dm = try DiscriminativeModel(denoiser: model.unet, adapter: try DiscriminativeAdapter(config: ac, seed: 3))
+        let world = model.world(seed: 0)
+        let set = try EvaluationSet.make(model: model, world: world, split: .testOOD, count: 5, seed: 1, batchSize: 3)
+        XCTAssertEqual(set.chunks.map(\.count), [3, 2])
+        let t = 500
+        let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: model.schedule)
+        XCTAssertEqual(e.overall.text.total, 5)
+        XCTAssertEqual(e.byCategory.values.reduce(0) { $0 + $1.text.total }, 5)
+        XCTAssertEqual(e.byNegativeKind.values.reduce(0) { $0 + $1.image.total }, 5)
+
+        var text = 0, image = 0, rec = 0
+        for chunk in set.chunks {
+            for s in 0..<chunk.count {
+                func score(imageSlot: Int, caption: Int) -> Float {
+                    let z = chunk.latents.indexSelect(axis: 0, indices: [s * 3 + imageSlot])
+                    let noisy = model.schedule.addNoise(original: z, noise: chunk.noise.indexSelect(axis: 0, indices: [s]), timesteps: [t])
+                    return GradMode.noGrad {
+                        dm.matchingScores(latents: Variable(noisy), timesteps: [Float(t)],
+                                          context: Variable(chunk.captions.context.indexSelect(axis: 0, indices: [s * 3 + caption])),
+                                          pooled: Variable(chunk.captions.pooled.indexSelect(axis: 0, indices: [s * 3 + caption]))).value.item()
+                    }
+                }
+                let pos = score(imageSlot: 0, caption: 0)
+                if pos > score(imageSlot: 0, caption: 1) { text += 1 }
+                if pos > score(imageSlot: 1, caption: 0) { image += 1 }
+                let z = chunk.latents.indexSelect(axis: 0, indices: [s * 3])
+                let noisy = model.schedule.addNoise(original: z, noise: chunk.noise.indexSelect(axis: 0, indices: [s]), timesteps: [t])
+                let out = GradMode.noGrad {
+                    dm.forward(latents: Variable(noisy), timesteps: [Float(t)],
+                               context: Variable(chunk.expressions.context.indexSelect(axis: 0, indices: [s])))
+                }
+                // Top query by object probability 1 - p(no object), by hand.
+                let logits = out.classLogits.value.scalars, boxes = out.boxes.value.scalars
+                let nr = out.classLogits.shape[1], c = out.classLogits.shape[2]
+                var best = 0, bestP = -Double.infinity
+                for q in 0..<nr {
+                    let row = (0..<c).map { Double(logits[q * c + $0]) }
+                    let m = row.max()!
+                    let z = row.reduce(0) { $0 + exp($1 - m) }
+                    let pObject = 1 - exp(row[c - 1] - m) / z
+                    if pObject > bestP { bestP = pObject; best = q }
+                }
+                let b = (0..<4).map { Double(boxes[best * 4 + $0]) }
+                if Box(cx: b[0], cy: b[1], w: b[2], h: b[3]).iou(chunk.batch.expressions[s].box) >= 0.5 { rec += 1 }
+            }
+        }
+        XCTAssertEqual(e.overall.text.successes, text)
+        XCTAssertEqual(e.overall.image.successes, image)
+        XCTAssertEqual(e.overall.rec.successes, rec)
+
+        // The set does not depend on the batch size.
+        let set1 = try EvaluationSet.make(model: model, world: world, split: .testOOD, count: 5, seed: 1, batchSize: 5)
+        let e1 = try DiscriminativeEvaluator.evaluate(model: dm, set: set1, timestep: t, schedule: model.schedule)
+        XCTAssertEqual(e1.overall, e.overall)
+        XCTAssertEqual(set1.chunks[0].batch.captions, set.chunks.flatMap(\.batch.captions))
+        XCTAssertTrue(set1.chunks[0].batch.samples.allSatisfy { $0.split == .testOOD })
+        XCTAssertThrowsError(try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: 1000, schedule: model.schedule))
+
+        // Report tables.
+        let table = EvaluationReport.overallTable([("adapter", e)])
+        XCTAssertTrue(table.contains("| chance | | | | 50.0 | 50.0 | |"))
+        XCTAssertTrue(table.contains("test-ood"))
+        XCTAssertEqual(EvaluationReport.cell(Proportion(successes: 8, total: 10)), "80.0 [49.0, 94.3]")
+    }
+
+    func testSweepWritesTableJSONAndHeatmap() throws {
+        let model = try ProbeModel(folder: try TinyModel.sharedFolder())
+        var base = ProbeConfig()
+        base.batchSize = 1
+        base.steps = 1
+        base.logEvery = 1
+        let out = try TinyModel.temporaryFolder(self, "sweep")
+        var sweep = ProbingSweep(base: base, taps: ["mid", "up1"], timesteps: [250, 750], split: .testID, count: 2)
+        sweep.evaluationBatchSize = 2
+        var lines: [String] = []
+        let r = try sweep.run(model: model, output: out, log: { lines.append($0) })
+        XCTAssertEqual(r.taps, ["mid", "up1"])
+        XCTAssertEqual(r.evaluations.map { $0.map(\.timestep) }, [[250, 750], [250, 750]])
+        XCTAssertTrue(r.evaluations.joined().allSatisfy { $0.overall.text.total == 2 })
+        let png = try PNG.read(out.appendingPathComponent("heatmap.png"))
+        XCTAssertGreaterThan(png.width, 200)
+        XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("sweep.md"), encoding: .utf8).contains("| mid |"))
+        let json = try JSONValue.parse(Data(contentsOf: out.appendingPathComponent("sweep.json")))
+        XCTAssertEqual(json["cells"]?.arrayValue?.count, 4)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("tap-up1/adapter/config.json").path))
+        // A second run reuses the trained adapters and reproduces the numbers.
+        let again = try sweep.run(model: model, output: out, log: { lines.append($0) })
+        XCTAssertEqual(again.values { $0.text }, r.values { $0.text })
+        XCTAssertTrue(lines.contains { $0.contains("trained adapter found") })
+        XCTAssertEqual(ProbingSweep.evenTimesteps(5, numTrainTimesteps: 1000), [100, 300, 500, 700, 900])
+    }
+
+    func testHeatmapCellsCarryTheirColours() throws {
+        let values: [[Double]] = [[0.5, 0.75, 1.0], [.nan, 0.6, 0.9]]
+        let fig = HeatmapFigure(title: "T", panels: [Heatmap(title: "P", rowLabels: ["down0", "up1"], columnLabels: ["T1", "T2", "T3"], values: values)],
+                                notes: ["NOTE"])
+        let img = try fig.render()
+        // Find the cell colours by scanning a pixel known to lie inside each cell but away from its text: the
+        // top-left interior corner. Layout: margin 12, title 16, panel title 14 -> grid top 42; row labels 5 chars.
+        let gridLeft = 12 + PixelFontWidth.of("down0") + 6, top = 12 + 16 + 14
+        for r in 0..<2 {
+            for c in 0..<3 {
+                let px = img.pixel(x: gridLeft + c * fig.cellWidth + 2, y: top + r * fig.cellHeight + 2)
+                let expected = values[r][c].isFinite ? HeatmapFigure.color((values[r][c] - 0.5) / 0.5) : [200, 200, 200]
+                XCTAssertEqual(Array(px.prefix(3)), expected, "cell \(r),\(c)")
+            }
+        }
+        XCTAssertEqual(HeatmapFigure.color(0), [68, 1, 84])
+        XCTAssertEqual(HeatmapFigure.color(1), [253, 231, 37])
+        XCTAssertEqual(HeatmapFigure.color(-3), [68, 1, 84])
+        XCTAssertThrowsError(try HeatmapFigure(panels: [Heatmap(title: "bad", rowLabels: ["a"], columnLabels: ["b"], values: [[1, 2]])]).render())
+    }
+}
+
+/// The label width rule of the 5x7 font (6 pixels per character minus one).
+enum PixelFontWidth {
+    static func of(_ s: String) -> Int { s.count * 6 - 1 }
+}

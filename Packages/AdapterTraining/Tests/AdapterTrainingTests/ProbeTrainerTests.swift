@@ -1,0 +1,153 @@
+import AdapterTraining
+import DataIO
+import DiscriminativeAdapter
+import Foundation
+import NN
+import ShapesWorld
+import Tensor
+import XCTest
+
+final class ProbeTrainerTests: XCTestCase {
+    override class func tearDown() {
+        if let s = TinyModel.shared { try? FileManager.default.removeItem(at: s) }
+        TinyModel.shared = nil
+    }
+
+    func smallConfig(steps: Int = 4) -> ProbeConfig {
+        var c = ProbeConfig()
+        c.batchSize = 2
+        c.steps = steps
+        c.checkpointEvery = 2
+        c.logEvery = 1
+        c.featureTaps = ["up1"]
+        return c
+    }
+
+    func testLossIsFiniteAndDecreasesOnARepeatedBatch() throws {
+        let model = try ProbeModel(folder: try TinyModel.sharedFolder())
+        var c = smallConfig()
+        c.learningRate = 1e-3
+        c.dropout = 0
+        let trainer = try ProbeTrainer(config: c, model: model, runDirectory: try TinyModel.temporaryFolder(self, "repeat"), resume: false)
+        let (inputs, _, g0) = try trainer.currentInputs()
+        XCTAssertEqual(inputs.latents.shape, [6, 3, 32, 32])
+        XCTAssertEqual(inputs.noise.shape, [2, 3, 32, 32])
+        XCTAssertTrue(inputs.timesteps.allSatisfy { (0..<1000).contains($0) })
+        var losses: [Float] = []
+        for _ in 0..<12 {
+            var g = g0
+            let r = try trainer.optimise(on: inputs, generator: &g)
+            XCTAssertTrue(r.loss.isFinite && r.i2t.isFinite && r.t2i.isFinite && r.rec.isFinite)
+            XCTAssertEqual(r.loss, r.i2t + r.t2i + r.rec, accuracy: 1e-3 * max(1, abs(r.loss)))
+            XCTAssertGreaterThan(r.gradNorm, 0)
+            losses.append(r.loss)
+        }
+        // ITM terms start near log 3 (random scores); fitting one batch must bring the total down clearly.
+        XCTAssertLessThan(losses.suffix(3).max()!, 0.8 * losses[0], "losses \(losses)")
+        XCTAssertEqual(trainer.step, 0, "optimise(on:) must not advance the step")
+    }
+
+    func testResumeReproducesTheUninterruptedRun() throws {
+        let folder = try TinyModel.sharedFolder()
+        let c = smallConfig(steps: 4)
+        let model = try ProbeModel(folder: folder)
+
+        let straightDir = try TinyModel.temporaryFolder(self, "straight")
+        let straight = try ProbeTrainer(config: c, model: model, runDirectory: straightDir, resume: false)
+        straight.output = { _ in }
+        try straight.run()
+
+        let resumedDir = try TinyModel.temporaryFolder(self, "resumed")
+        let first = try ProbeTrainer(config: c, model: model, runDirectory: resumedDir, resume: false)
+        first.output = { _ in }
+        try first.run(stopAfter: 2)
+        XCTAssertEqual(first.step, 2)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: first.adapterDirectory.path), "no adapter before the last step")
+        XCTAssertThrowsError(try ProbeTrainer(config: c, model: model, runDirectory: resumedDir, resume: false)) {
+            XCTAssertTrue("\($0)".contains("--resume"), "\($0)")
+        }
+        var other = c
+        other.learningRate = 5e-4
+        XCTAssertThrowsError(try ProbeTrainer(config: other, model: model, runDirectory: resumedDir, resume: true)) {
+            XCTAssertTrue("\($0)".contains("learning_rate"), "\($0)")
+        }
+        let second = try ProbeTrainer(config: c, model: model, runDirectory: resumedDir, resume: true)
+        second.output = { _ in }
+        XCTAssertEqual(second.resumedFrom, 2)
+        XCTAssertEqual(second.dataCursor, first.dataCursor)
+        try second.run()
+
+        XCTAssertEqual(second.step, 4)
+        XCTAssertEqual(second.dataCursor, straight.dataCursor)
+        let a = straight.adapter.store.stateDict(), b = second.adapter.store.stateDict()
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (k, v) in a { XCTAssertEqual(v.scalars, b[k]!.scalars, "parameter \(k) differs after resuming") }
+        XCTAssertEqual(straight.optimizer.stateDict()["logit_scale.exp_avg"]?.scalars, second.optimizer.stateDict()["logit_scale.exp_avg"]?.scalars)
+        // The fresh adapter differs from the trained one (training did something).
+        let fresh = try DiscriminativeAdapter(config: straight.adapter.config, seed: c.seed).store.stateDict()
+        XCTAssertNotEqual(fresh["input_proj.weight"]!.scalars, a["input_proj.weight"]!.scalars)
+
+        // Outputs: metrics (one record per step after trimming), loss plot, checkpoints, the adapter component.
+        let records = try MetricsLog.read(second.metricsURL)
+        XCTAssertEqual(records.compactMap { $0["step"]?.intValue }, [1, 2, 3, 4])
+        XCTAssertTrue(records.allSatisfy { ($0["loss"]?.doubleValue ?? .nan).isFinite && $0["rec_giou"] != nil })
+        XCTAssertEqual(try PNG.read(resumedDir.appendingPathComponent("loss.png")).width, 640)
+        XCTAssertEqual(Checkpoint.list(in: second.checkpointDirectory).map(\.step), [2, 4])
+        let loaded = try DiscriminativeAdapter.load(from: ComponentFolder(second.adapterDirectory))
+        for (k, v) in loaded.store.stateDict() { XCTAssertEqual(v.scalars, b[k]!.scalars, k) }
+        XCTAssertNil(try TrainedAdapter.randomUNetSeed(in: ComponentFolder(second.adapterDirectory)))
+    }
+
+    func testRandomUNetControlUsesSeededRandomWeightsAndIsRecorded() throws {
+        let folder = try TinyModel.sharedFolder()
+        let trained = try ProbeModel(folder: folder)
+        let random = try ProbeModel(folder: folder, randomUNetSeed: 7)
+        let again = try ProbeModel(folder: folder, randomUNetSeed: 7)
+        let w0 = trained.unet.store.stateDict(), w1 = random.unet.store.stateDict(), w2 = again.unet.store.stateDict()
+        XCTAssertEqual(Set(w0.keys), Set(w1.keys))
+        XCTAssertNotEqual(w0["conv_in.weight"]!.scalars, w1["conv_in.weight"]!.scalars)
+        XCTAssertEqual(w1["conv_in.weight"]!.scalars, w2["conv_in.weight"]!.scalars)
+
+        var c = smallConfig(steps: 1)
+        XCTAssertThrowsError(try ProbeTrainer(config: c, model: random, runDirectory: try TinyModel.temporaryFolder(self, "x"), resume: false))
+        c.randomUNetSeed = 7
+        let dir = try TinyModel.temporaryFolder(self, "control")
+        let t = try ProbeTrainer(config: c, model: random, runDirectory: dir, resume: false)
+        t.output = { _ in }
+        try t.run()
+        XCTAssertEqual(try TrainedAdapter.randomUNetSeed(in: ComponentFolder(t.adapterDirectory)), 7)
+        let (m, dm) = try TrainedAdapter.load(model: folder, adapterFolder: t.adapterDirectory)
+        XCTAssertEqual(m.randomUNetSeed, 7)
+        XCTAssertEqual(m.unet.store.stateDict()["conv_in.weight"]!.scalars, w1["conv_in.weight"]!.scalars)
+        XCTAssertEqual(dm.adapter.config.featureTaps, ["up1"])
+        XCTAssertThrowsError(try TrainedAdapter.load(model: folder)) { XCTAssertTrue("\($0)".contains("train-adapter"), "\($0)") }
+    }
+
+    func testConfigFileOverridesAndErrors() throws {
+        let c = try ProbeConfig.decode(overrides: try JSONValue.parse(#"{"batch_size": 3, "feature_taps": ["mid", "up1"], "random_unet_seed": 5}"#))
+        XCTAssertEqual(c.batchSize, 3)
+        XCTAssertEqual(c.featureTaps, ["mid", "up1"])
+        XCTAssertEqual(c.randomUNetSeed, 5)
+        XCTAssertEqual(c.learningRate, 1e-4)
+        XCTAssertEqual(try ProbeConfig.decode(overrides: try c.json()), c)
+        XCTAssertThrowsError(try ProbeConfig.decode(overrides: try JSONValue.parse(#"{"batchsize": 3}"#))) {
+            XCTAssertTrue("\($0)".contains("'batchsize'"), "\($0)")
+        }
+        XCTAssertThrowsError(try ProbeConfig.decode(overrides: try JSONValue.parse(#"{"steps": "many"}"#))) {
+            XCTAssertTrue("\($0)".contains("steps"), "\($0)")
+        }
+        var bad = ProbeConfig()
+        bad.trainSplit = "training"
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("train_split"), "\($0)") }
+        bad = ProbeConfig()
+        bad.lrSchedule = "step"
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("lr_schedule"), "\($0)") }
+        let d = ProbeConfig()
+        XCTAssertEqual(d.learningRate, 1e-4)
+        XCTAssertEqual(d.weightDecay, 1e-2)
+        XCTAssertEqual(d.gradClipNorm, 1.0)
+        XCTAssertEqual(d.lrSchedule, "constant")
+        XCTAssertEqual(d.featureTaps, ["up1"])
+        XCTAssertEqual(d.preset, "bundled")
+    }
+}

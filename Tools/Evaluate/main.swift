@@ -1,0 +1,148 @@
+// evaluate: discriminative evaluation of trained DPT adapters (ITM text/image accuracy, REC precision@1 with 95%
+// intervals, per split and category) and the probing sweep over U-Net taps x timesteps. The logic lives in
+// Packages/AdapterTraining; this file only parses flags.
+import AdapterTraining
+import ArgumentParser
+import DataIO
+import DiscriminativeAdapter
+import Foundation
+import ShapesWorld
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate text-to-image models and their DPT adapters.",
+        subcommands: [Discriminative.self, Sweep.self])
+}
+
+func parseSplits(_ list: String) throws -> [Split] {
+    try list.split(separator: ",").map { name in
+        guard let s = Split(rawValue: String(name)) else {
+            throw ValidationError("unknown split '\(name)'; splits: \(Split.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return s
+    }
+}
+
+func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+struct Discriminative: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "ITM text/image accuracy (2-way vs hard negative) and REC P@1 (IoU >= 0.5), with 95% Wilson intervals.",
+        discussion: """
+            Each --adapter is loaded with the U-Net it was trained on: the model's, or for a control adapter (trained \
+            with --random-unet-seed) the same random U-Net rebuilt from the seed in its weights file. Prints markdown \
+            tables (overall with the chance line, per category, per hard-negative kind); --out also writes them and a JSON file.
+            """)
+
+    @Option(name: .long, help: "Text-to-image model folder (diffusers layout).")
+    var model: String = "Models/shapes-t2i"
+    @Option(name: .long, parsing: .singleValue, help: "Adapter folder (repeatable; default <model>/adapter).")
+    var adapter: [String] = []
+    @Option(name: .long, help: "Comma-separated splits.")
+    var split: String = "test-id,test-ood"
+    @Option(name: .customLong("t"), help: "Timestep of the noisy latents (default T/2).")
+    var timestep: Int?
+    @Option(name: .long, help: "Samples per split.")
+    var count: Int = 1000
+    @Option(name: .long, help: "Seed of the negatives, expressions and noise of the evaluation set.")
+    var seed: UInt64 = 0
+    @Option(name: .customLong("world-seed"), help: "ShapesWorld generator seed.")
+    var worldSeed: UInt64 = 0
+    @Option(name: .customLong("batch-size"), help: "Samples per forward batch (4 U-Net passes each).")
+    var batchSize: Int = 16
+    @Option(name: .long, help: "Write the tables to this markdown file (and <name>.json next to it).")
+    var out: String?
+
+    func run() throws {
+        let splits = try parseSplits(split)
+        let modelURL = URL(fileURLWithPath: model)
+        let adapters = adapter.isEmpty ? [modelURL.appendingPathComponent(DiscriminativeAdapter.componentName)] : adapter.map { URL(fileURLWithPath: $0) }
+        var rows: [(label: String, evaluation: SplitEvaluation)] = []
+        var json: [JSONValue] = []
+        for dir in adapters {
+            let (pm, dm) = try TrainedAdapter.load(model: modelURL, adapterFolder: dir)
+            let label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(dm.adapter.config.featureTaps.joined(separator: "+"))" }
+                ?? "stage-1 adapter, \(dm.adapter.config.featureTaps.joined(separator: "+"))"
+            let t = timestep ?? pm.numTrainTimesteps / 2
+            for s in splits {
+                let start = Date()
+                stderrLine("\(label): preparing \(count) \(s.rawValue) samples")
+                let set = try EvaluationSet.make(model: pm, world: pm.world(seed: worldSeed), split: s, count: count, seed: seed, batchSize: batchSize)
+                let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: pm.schedule) { done, total in
+                    stderrLine("  \(s.rawValue) \(done)/\(total) (\(Int(Date().timeIntervalSince(start))) s)")
+                }
+                rows.append((label, e))
+                json.append(.object(["label": .string(label), "adapter": .string(dir.lastPathComponent), "evaluation": e.json]))
+            }
+        }
+        var md = "## Discriminative evaluation: \(modelURL.lastPathComponent)\n\n"
+        md += "Command: `swift run -c release evaluate discriminative --model \(model)\(adapter.map { " --adapter \($0)" }.joined()) --split \(split)\(timestep.map { " --t \($0)" } ?? "") --count \(count)`\n\n"
+        md += EvaluationReport.overallTable(rows) + "\n"
+        for (label, e) in rows { md += EvaluationReport.categoryTable(label: label, e) + "\n" }
+        for (label, e) in rows { md += EvaluationReport.negativeKindTable(label: label, e) + "\n" }
+        print(md)
+        if let out {
+            let url = URL(fileURLWithPath: out)
+            try AtomicFile.write(Data(md.utf8), to: url)
+            try AtomicFile.write(Data((JSONValue.array(json).serialized() + "\n").utf8), to: url.deletingPathExtension().appendingPathExtension("json"))
+            stderrLine("wrote \(url.path) and its .json")
+        }
+    }
+}
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Probing sweep: one short adapter per U-Net tap, evaluated at several timesteps; table + heatmap PNG.",
+        discussion: """
+            Output folder: tap-<name>/ (a resumable train-adapter run per tap; finished taps are reused), sweep.json, \
+            sweep.md, heatmap.png. --random-unet-seed runs the same sweep on a random U-Net (the control).
+            """)
+
+    @Option(name: .long, help: "Text-to-image model folder (diffusers layout).")
+    var model: String = "Models/shapes-t2i"
+    @Option(name: .long, help: "Output folder (default runs/sweep, or runs/sweep-control with --random-unet-seed).")
+    var out: String?
+    @Option(name: .long, help: "Comma-separated taps (default: every tap of the U-Net, down0 .. mid .. upN).")
+    var taps: String?
+    @Option(name: .long, help: "Comma-separated evaluation timesteps (default: 5 spread over 0..T: 100,300,500,700,900).")
+    var timesteps: String?
+    @Option(name: .long, help: "Training steps per tap.")
+    var steps: Int = 150
+    @Option(name: .customLong("batch-size"), help: "Training samples per step.")
+    var batchSize: Int = 6
+    @Option(name: .long, help: "Evaluation samples.")
+    var count: Int = 200
+    @Option(name: .long, help: "Evaluation split.")
+    var split: String = "test-id"
+    @Option(name: .customLong("random-unet-seed"), help: "Sweep a random U-Net of the same architecture (control).")
+    var randomUNetSeed: UInt64?
+    @Option(name: .long, help: "JSON file with training config keys for every tap (feature_taps is replaced).")
+    var config: String?
+
+    func run() throws {
+        var base = ProbeConfig()
+        if let config { base = try ProbeConfig.load(contentsOf: URL(fileURLWithPath: config)) }
+        base.steps = steps
+        base.batchSize = batchSize
+        base.randomUNetSeed = randomUNetSeed
+        base.checkpointEvery = max(1, min(base.checkpointEvery, steps / 2))
+        let splits = try parseSplits(split)
+        guard splits.count == 1 else { throw ValidationError("--split: the sweep evaluates one split") }
+        let pm = try ProbeModel(folder: URL(fileURLWithPath: model), randomUNetSeed: randomUNetSeed)
+        let ts = try timesteps.map { list in
+            try list.split(separator: ",").map { v -> Int in
+                guard let t = Int(v) else { throw ValidationError("--timesteps: '\(v)' is not an integer") }
+                return t
+            }
+        } ?? ProbingSweep.evenTimesteps(5, numTrainTimesteps: pm.numTrainTimesteps)
+        let tapList = try taps.map { try $0.split(separator: ",").map(String.init).flatMap { try FeatureTaps.parse($0) } }
+        let sweep = ProbingSweep(base: base, taps: tapList, timesteps: ts, split: splits[0], count: count)
+        let outURL = URL(fileURLWithPath: out ?? (randomUNetSeed == nil ? "runs/sweep" : "runs/sweep-control"))
+        let r = try sweep.run(model: pm, output: outURL, log: stderrLine)
+        print(r.markdown)
+        stderrLine("wrote \(outURL.path)/sweep.md, sweep.json, heatmap.png")
+    }
+}
+
+Evaluate.main()

@@ -35,6 +35,10 @@ def main():
     unet_cfg = json.load(open(os.path.join(args.model, "unet", "config.json")))
     text_cfg = json.load(open(os.path.join(args.model, "text_encoder", "config.json")))
     unet = UNet2DConditionModel.from_config(unet_cfg)
+    # JSON writes 1.0 as 1; transformers 5's strict config classes want floats for these fields.
+    for k in ("initializer_factor", "initializer_range", "layer_norm_eps", "attention_dropout", "dropout"):
+        if k in text_cfg:
+            text_cfg[k] = float(text_cfg[k])
     text = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text_cfg.items() if k not in ("architectures",)}))
     sched = DDPMScheduler.from_pretrained(args.model, subfolder="scheduler") if os.path.exists(
         os.path.join(args.model, "scheduler", "scheduler_config.json")) else DDPMScheduler()

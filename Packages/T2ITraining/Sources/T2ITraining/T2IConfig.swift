@@ -44,7 +44,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
 
     // Optimisation.
     public var batchSize = 32
-    public var steps = 1100
+    public var steps = 700
     public var learningRate = 1e-3
     public var warmupSteps = 100
     /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.
@@ -61,7 +61,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     // Run bookkeeping.
     public var checkpointEvery = 200
     public var keepCheckpoints = 2
-    public var sampleEvery = 250
+    public var sampleEvery = 350
     public var logEvery = 10
 
     // Sampling (in-loop grids and the scheduler written into the model folder).

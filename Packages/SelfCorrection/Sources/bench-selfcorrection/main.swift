@@ -37,25 +37,38 @@ let scorer = try PooledCosineScorer(denoiser: unet, tap: tap, weight: g.randn([2
 let cond = TextConditioning(cond: g.randn([1, 4, 32]), uncond: g.randn([1, 4, 32]))
 let pooled = g.randn([1, 24])
 let pipeline = try TextToImagePipeline(unet: unet, autoencoder: IdentityAutoencoder(channels: 4),
-                                       scheduler: try DDIMScheduler(["set_alpha_to_one": .bool(false)]))
+                                       scheduler: try DDIMScheduler(["set_alpha_to_one": .bool(false), "clip_sample": .bool(false)]))
 let options = GenerationOptions(steps: steps, guidanceScale: 7.5, imagesPerPrompt: images, seeding: .shared(0))
 
 func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
-func time(_ body: () throws -> GenerationResult) rethrows -> Double {
-    var t: [Double] = []
+/// Process CPU seconds (user + system), all threads: steadier than wall time on a shared machine.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    #else
+    getrusage(RUSAGE_SELF, &u)
+    #endif
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+/// Median wall and CPU seconds per image.
+func time(_ body: () throws -> GenerationResult) rethrows -> (wall: Double, cpu: Double) {
+    var wall: [Double] = [], cpu: [Double] = []
     for _ in 0..<repeats {
-        let start = Date()
+        let start = Date(), c0 = cpuSeconds()
         _ = try body()
-        t.append(Date().timeIntervalSince(start) / Double(images))
+        wall.append(Date().timeIntervalSince(start) / Double(images))
+        cpu.append((cpuSeconds() - c0) / Double(images))
     }
-    return median(t)
+    return (median(wall), median(cpu))
 }
 
 print("tiny U-Net \(unet.store.parameterCount()) parameters, latent 4x\(size)x\(size), tap \(tap) (\(tapChannels) channels), DDIM \(steps) steps, CFG 7.5, \(images) image(s) per call, BLAS threads \(BLAS.threads), median of \(repeats)")
 let plain = try time { try pipeline.generate(cond, options: options, decode: false) }
-print(String(format: "plain:                 %.3f s/image", plain))
+print(String(format: "plain:                  wall %.3f s/image, CPU %.3f s/image", plain.wall, plain.cpu))
 for mode in CorrectionMode.allCases {
     let corrector = SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .constant(0.5), mode: mode))
     let t = try time { try pipeline.generate(cond, pooled: pooled, selfCorrection: corrector, options: options, decode: false).0 }
-    print(String(format: "self-correct (%@): %.3f s/image (x%.2f)", mode.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0), t, t / plain))
+    print(String(format: "self-correct (%@): wall %.3f s/image (x%.2f), CPU %.3f s/image (x%.2f)",
+                 mode.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0), t.wall, t.wall / plain.wall, t.cpu, t.cpu / plain.cpu))
 }

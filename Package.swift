@@ -11,6 +11,8 @@ let package = Package(
         .package(path: "Packages/Tokenizer"),
         .package(path: "Packages/ShapesWorld"),
         .package(path: "Packages/DataIO"),
+        .package(path: "Packages/Pipeline"),
+        .package(path: "Packages/Diffusion"),
         .package(path: "Packages/T2ITraining"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -38,6 +40,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/ShapesWorldTool"
+        ),
+        .executableTarget(
+            name: "sample",
+            dependencies: [
+                .product(name: "Pipeline", package: "Pipeline"),
+                .product(name: "Diffusion", package: "Diffusion"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Sample"
         ),
         .executableTarget(
             name: "train-t2i",

@@ -1,0 +1,46 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "Pipeline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .executable(name: "bench-diffusion", targets: ["bench-diffusion"]),
+    ],
+    dependencies: [
+        .package(path: "../Tensor"),
+        .package(path: "../Autodiff"),
+        .package(path: "../NN"),
+        .package(path: "../DataIO"),
+        .package(path: "../Tokenizer"),
+        .package(path: "../TextEncoder"),
+        .package(path: "../Diffusion"),
+    ],
+    targets: [
+        .target(name: "Pipeline", dependencies: [
+            .product(name: "Tensor", package: "Tensor"),
+            .product(name: "Autodiff", package: "Autodiff"),
+            .product(name: "DataIO", package: "DataIO"),
+            .product(name: "Tokenizer", package: "Tokenizer"),
+            .product(name: "TextEncoder", package: "TextEncoder"),
+            .product(name: "Diffusion", package: "Diffusion"),
+        ]),
+        .executableTarget(name: "bench-diffusion", dependencies: [
+            .product(name: "Tensor", package: "Tensor"),
+            .product(name: "Autodiff", package: "Autodiff"),
+            .product(name: "NN", package: "NN"),
+            .product(name: "DataIO", package: "DataIO"),
+            .product(name: "Diffusion", package: "Diffusion"),
+        ]),
+        .testTarget(name: "PipelineTests", dependencies: [
+            "Pipeline",
+            .product(name: "Tensor", package: "Tensor"),
+            .product(name: "Autodiff", package: "Autodiff"),
+            .product(name: "DataIO", package: "DataIO"),
+            .product(name: "Tokenizer", package: "Tokenizer"),
+            .product(name: "TextEncoder", package: "TextEncoder"),
+            .product(name: "Diffusion", package: "Diffusion"),
+        ], resources: [.copy("Fixtures")]),
+    ]
+)

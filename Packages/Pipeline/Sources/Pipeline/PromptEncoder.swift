@@ -1,0 +1,67 @@
+import Autodiff
+import Diffusion
+import Foundation
+import Tensor
+import TextEncoder
+import Tokenizer
+
+/// Prompts -> SD conditioning [P, L, D] with a CLIP tokenizer and text encoder, as diffusers'
+/// `StableDiffusionPipeline.encode_prompt` does: fixed-length ids (padded to the tokenizer's context), no attention
+/// mask, the encoder's last hidden state (or a `clipSkip` layer). Prompts longer than the context are truncated
+/// (start token, the first L − 2 tokens, end token) and reported in `warnings`, with the words that were dropped.
+public struct PromptEncoder {
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    /// diffusers' `clip_skip` (nil: last layer).
+    public var clipSkip: Int?
+
+    public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, clipSkip: Int? = nil) throws {
+        guard tokenizer.contextLength <= textEncoder.config.maxPositionEmbeddings else {
+            throw PipelineError("tokenizer", "context length \(tokenizer.contextLength) exceeds the text encoder's max_position_embeddings \(textEncoder.config.maxPositionEmbeddings)")
+        }
+        guard tokenizer.vocabularySize <= textEncoder.config.vocabSize else {
+            throw PipelineError("tokenizer", "vocabulary of \(tokenizer.vocabularySize) tokens exceeds the text encoder's vocab_size \(textEncoder.config.vocabSize)")
+        }
+        self.tokenizer = tokenizer
+        self.textEncoder = textEncoder
+        self.clipSkip = clipSkip
+    }
+
+    /// The diffusers warning for a truncated prompt, or nil when it fits.
+    public func truncationWarning(for prompt: String) throws -> String? {
+        let ids = try tokenizer.encode(prompt)
+        let room = tokenizer.contextLength - 2
+        guard ids.count > room else { return nil }
+        let removed = try tokenizer.decode(Array(ids[room...]))
+        return "The following part of your input was truncated because CLIP can only handle sequences up to "
+            + "\(tokenizer.contextLength) tokens: \(removed.trimmingCharacters(in: .whitespaces))"
+    }
+
+    /// Token states [prompts.count, L, D] (no graph recorded).
+    public func embeddings(_ prompts: [String]) throws -> (Tensor, warnings: [String]) {
+        guard !prompts.isEmpty else { throw PipelineError("prompts", "no prompt given") }
+        let encoded = try tokenizer.encode(prompts)
+        var warnings: [String] = []
+        for (p, e) in zip(prompts, encoded) where e.wasTruncated {
+            if let w = try truncationWarning(for: p) { warnings.append(w) }
+        }
+        let input = try CLIPTextInput(encoded)
+        let states = GradMode.noGrad { textEncoder.promptEmbeddings(input, clipSkip: clipSkip).value }
+        return (states, warnings)
+    }
+
+    /// The conditioning of `prompts` with their negative prompts (one per prompt, or one for all; nil = the empty
+    /// prompt, as diffusers uses). `withUncond` false skips the negative half (guidance off).
+    public func conditioning(prompts: [String], negativePrompts: [String]? = nil,
+                             withUncond: Bool = true) throws -> (TextConditioning, warnings: [String]) {
+        let (cond, warnings) = try embeddings(prompts)
+        guard withUncond else { return (TextConditioning(cond: cond), warnings) }
+        var negatives = negativePrompts ?? [""]
+        if negatives.count == 1 && prompts.count > 1 { negatives = Array(repeating: negatives[0], count: prompts.count) }
+        guard negatives.count == prompts.count else {
+            throw PipelineError("negative prompts", "\(negatives.count) negative prompts for \(prompts.count) prompts: give one, or one per prompt")
+        }
+        let (uncond, more) = try embeddings(negatives)
+        return (TextConditioning(cond: cond, uncond: uncond), warnings + more)
+    }
+}

@@ -1,0 +1,102 @@
+import DataIO
+import Diffusion
+import Foundation
+import Tensor
+
+/// The `sample` tool's work, as a library call: prompts -> PNGs and a grid in an output folder.
+///
+/// Images of a prompt are generated in chunks of `batch` (one U-Net call per step per chunk, CFG doubling it);
+/// image j of every prompt uses seed `seed + j` for its initial latent (`Seeding.perImage`), so a file does not
+/// depend on `batch` or on the other prompts (with a deterministic scheduler).
+public struct SampleJob {
+    public var prompts: [String]
+    public var imagesPerPrompt: Int = 4
+    public var seed: UInt64 = 0
+    public var output: URL
+    public var negativePrompt: String?
+    public var steps: Int?
+    public var guidanceScale: Float?
+    public var batch: Int = 4
+    public var height: Int?
+    public var width: Int?
+    public var gridColumns: Int?
+
+    public init(prompts: [String], output: URL) {
+        self.prompts = prompts
+        self.output = output
+    }
+
+    /// What a run wrote.
+    public struct Report {
+        /// PNG files, prompt-major.
+        public var images: [URL]
+        public var grid: URL
+        /// Seconds of denoising + decoding over all chunks, and the image count.
+        public var seconds: Double
+        public var imageCount: Int
+    }
+
+    /// Default steps and guidance: 50 and 7.5 (diffusers' defaults).
+    public static let defaultSteps = 50
+    public static let defaultGuidance: Float = 7.5
+
+    /// Reads a prompt file: one prompt per line; blank lines and lines starting with `#` are skipped.
+    public static func readPrompts(_ url: URL) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw PipelineError("prompts file", "cannot read \(url.path): \(error.localizedDescription)")
+        }
+        let prompts = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        guard !prompts.isEmpty else { throw PipelineError("prompts file", "\(url.path) holds no prompt") }
+        return prompts
+    }
+
+    /// Runs the job on `pipeline`. `progress` receives (images done, images total, images/s, ETA, elapsed).
+    public func run(on pipeline: StableDiffusionPipeline, progress: ProgressBar? = nil) throws -> Report {
+        guard !prompts.isEmpty else { throw PipelineError("prompts", "no prompt given") }
+        guard imagesPerPrompt > 0 else { throw PipelineError("n", "images per prompt must be at least 1, got \(imagesPerPrompt)") }
+        guard batch > 0 else { throw PipelineError("batch", "batch size must be at least 1, got \(batch)") }
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let total = prompts.count * imagesPerPrompt
+        let steps = self.steps ?? Self.defaultSteps
+        let guidance = guidanceScale ?? Self.defaultGuidance
+        var files: [URL] = []
+        var all: [Tensor] = []
+        var seconds = 0.0
+        var done = 0
+        let start = Date()
+        for (p, prompt) in prompts.enumerated() {
+            var j = 0
+            while j < imagesPerPrompt {
+                let k = min(batch, imagesPerPrompt - j)
+                let options = GenerationOptions(steps: steps, guidanceScale: guidance, height: height, width: width,
+                                                imagesPerPrompt: k,
+                                                seeding: .perImage((j..<(j + k)).map { seed &+ UInt64($0) }))
+                let result = try pipeline.generate(prompts: [prompt], negativePrompt: negativePrompt, options: options,
+                    progress: { step in
+                        guard let progress, step.phase == .denoising else { return }
+                        let elapsed = Date().timeIntervalSince(start)
+                        let fraction = Double(done) + Double(k) * Double(step.step) / Double(step.stepCount)
+                        let rate = fraction / max(elapsed, 1e-9)
+                        progress.update(done: done, total: total, rate: rate,
+                                        eta: rate > 0 ? (Double(total) - fraction) / rate : nil, elapsed: elapsed)
+                    })
+                seconds += result.denoisingSeconds + result.decodingSeconds
+                let images = result.images!
+                let names = (j..<(j + k)).map { String(format: "%03d-%@-s%llu", p, ImageOutput.slug(prompt), seed &+ UInt64($0)) }
+                files += try ImageOutput.writePNGs(images, names: names, to: output)
+                all.append(images)
+                j += k
+                done += k
+                let elapsed = Date().timeIntervalSince(start)
+                progress?.update(done: done, total: total, rate: Double(done) / max(elapsed, 1e-9),
+                                 eta: Double(total - done) / max(Double(done) / max(elapsed, 1e-9), 1e-9),
+                                 elapsed: elapsed, final: done == total)
+            }
+        }
+        let grid = output.appendingPathComponent("grid.png")
+        try ImageOutput.writeGrid(Tensor.concat(all, axis: 0), columns: gridColumns ?? imagesPerPrompt, to: grid)
+        return Report(images: files, grid: grid, seconds: seconds, imageCount: total)
+    }
+}

@@ -1,0 +1,88 @@
+// sample: text-to-image with a diffusers-layout model folder (the bundled model by default, or any Stable
+// Diffusion 1.x/2.x folder). Writes one PNG per image and a grid. `swift run -c release sample --help`.
+import ArgumentParser
+import Diffusion
+import Foundation
+import Pipeline
+
+@main
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate images from prompts with a diffusers-layout text-to-image model folder.",
+        discussion: """
+        Image j of every prompt starts from seed + j, so a file does not depend on --batch or on the other prompts \
+        (with a deterministic scheduler). Output names: <prompt index>-<prompt>-s<seed>.png, plus grid.png \
+        (one row per prompt).
+        """)
+
+    static let bundledModel = "Models/shapes-t2i"
+
+    @Option(help: "A prompt (repeatable).") var prompt: [String] = []
+    @Option(name: .customLong("prompts"), help: "A file with one prompt per line (# comments and blank lines skipped).")
+    var promptsFile: String?
+    @Option(help: "Images per prompt.") var n: Int = 4
+    @Option(help: "Seed of the first image of each prompt (image j uses seed + j).") var seed: UInt64 = 0
+    @Option(help: "Output folder.") var out: String = "samples"
+    @Option(help: "Model folder (diffusers layout). Default: the bundled model \(Sample.bundledModel).") var model: String?
+    @Option(help: "Scheduler: \(SchedulerChoice.names.joined(separator: ", ")) (default: the folder's).") var scheduler: String?
+    @Option(help: "Denoising steps (default \(SampleJob.defaultSteps)).") var steps: Int?
+    @Option(help: "Classifier-free guidance scale; <= 1 turns guidance off (default \(SampleJob.defaultGuidance)).")
+    var guidance: Float?
+    @Option(name: .customLong("negative-prompt"), help: "Negative prompt for every prompt.") var negativePrompt: String?
+    @Option(help: "Images per U-Net call.") var batch: Int = 4
+    @Option(help: "Image height in pixels (default: the model's).") var height: Int?
+    @Option(help: "Image width in pixels (default: the model's).") var width: Int?
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func validate() throws {
+        if prompt.isEmpty && promptsFile == nil { throw ValidationError("give --prompt TEXT (repeatable) or --prompts FILE") }
+        if n < 1 { throw ValidationError("--n must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let scheduler { _ = try SchedulerChoice(name: scheduler) }
+    }
+
+    /// --model, or the bundled model found from the working directory or above the executable.
+    func modelFolder() throws -> URL {
+        if let model { return URL(fileURLWithPath: model) }
+        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(dir)
+            dir = dir.deletingLastPathComponent()
+        }
+        for c in candidates {
+            let url = c.appendingPathComponent(Sample.bundledModel)
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) { return url }
+        }
+        throw ValidationError("the bundled model \(Sample.bundledModel) does not exist yet (it is trained with train-t2i and committed under Models/); pass --model DIR with a diffusers model folder")
+    }
+
+    func run() throws {
+        var prompts = prompt
+        if let promptsFile { prompts += try SampleJob.readPrompts(URL(fileURLWithPath: promptsFile)) }
+        let folder = try modelFolder()
+        let loadStart = Date()
+        let pipeline = try StableDiffusionPipeline(folder: folder, scheduler: scheduler)
+        var job = SampleJob(prompts: prompts, output: URL(fileURLWithPath: out))
+        job.imagesPerPrompt = n
+        job.seed = seed
+        job.negativePrompt = negativePrompt
+        job.steps = steps
+        job.guidanceScale = guidance
+        job.batch = batch
+        job.height = height
+        job.width = width
+        let steps = job.steps ?? SampleJob.defaultSteps
+        let size = pipeline.sampler.imageSize(GenerationOptions(height: height, width: width))
+        log("model \(folder.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; "
+            + "\(prompts.count) prompt(s) x \(n) image(s), \(size.height)x\(size.width), \(pipeline.scheduler.className) "
+            + "\(steps) steps, guidance \(job.guidanceScale ?? SampleJob.defaultGuidance), batch \(batch)")
+        let report = try job.run(on: pipeline, progress: quiet ? nil : ProgressBar(label: "sample"))
+        log("wrote \(report.images.count) images and \(report.grid.path) "
+            + "(\(String(format: "%.2f", Double(report.imageCount) / max(report.seconds, 1e-9))) images/s)")
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+}

@@ -89,6 +89,14 @@ final class SchedulerCompatibilityTests: XCTestCase {
                                                    selfCorrection: c, options: options, decode: false)) { e in
             XCTAssertEqual((e as? SelfCorrectionError)?.setting, "pooled")
         }
+        // Without guidance (scale 1, no unconditional embeddings) the correction still runs on the prompts' rows.
+        let noCFG = GenerationOptions(steps: 2, guidanceScale: 1, seeding: .shared(3))
+        let (single, singleRecords) = try pipeline.generate(TextConditioning(cond: m.cond), pooled: m.pooled, selfCorrection: c,
+                                                            options: noCFG, decode: false)
+        let plain = try pipeline.generate(TextConditioning(cond: m.cond), options: noCFG, decode: false)
+        XCTAssertEqual(singleRecords.map(\.eta), [0.5, 0.5])
+        XCTAssertGreaterThan(maxAbsDiff(single.latents, plain.latents), 1e-4)
+
         let bad = m.corrector(eta: .perStep([0.5, 0.5, 0.5]))
         XCTAssertThrowsError(try pipeline.generate(m.conditioning, pooled: m.pooled, selfCorrection: bad, options: options, decode: false)) { e in
             XCTAssertTrue("\(e)".contains("3 per-step values for a run of 2 steps"), "\(e)")

@@ -33,6 +33,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Images per U-Net call.") var batch: Int = 4
     @Option(help: "Image height in pixels (default: the model's).") var height: Int?
     @Option(help: "Image width in pixels (default: the model's).") var width: Int?
+    @Option(help: "Weight file variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors.") var variant: String?
     @Flag(help: "No progress bar.") var quiet = false
 
     func validate() throws {
@@ -64,7 +65,7 @@ struct Sample: ParsableCommand {
         if let promptsFile { prompts += try SampleJob.readPrompts(URL(fileURLWithPath: promptsFile)) }
         let folder = try modelFolder()
         let loadStart = Date()
-        let pipeline = try StableDiffusionPipeline(folder: folder, scheduler: scheduler)
+        let pipeline = try StableDiffusionPipeline(folder: folder, scheduler: scheduler, variant: variant)
         var job = SampleJob(prompts: prompts, output: URL(fileURLWithPath: out))
         job.imagesPerPrompt = n
         job.seed = seed

@@ -57,6 +57,7 @@ if mode == "tiny":
 
     print(f"tiny U-Net: {sum(p.numel() for p in unet.parameters())} parameters")
     bench("tiny forward, batch 8, 32x32", forward, repeats)
+    print(f"peak RSS after the forward runs {peak_rss_mib():.0f} MiB")
     bench("tiny forward+backward, batch 8, 32x32", forward_backward, repeats)
 elif mode == "sd15":
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3

@@ -27,8 +27,9 @@ public final class StableDiffusionPipeline {
     public var textEncoder: CLIPTextModel { prompts.textEncoder }
 
     /// Loads `folder`; `scheduler` (a `SchedulerChoice` name or diffusers class name) replaces the folder's
-    /// scheduler class, keeping its noise schedule. Errors name the component and file at fault.
-    public init(folder url: URL, scheduler schedulerName: String? = nil, strict: Bool = true) throws {
+    /// scheduler class, keeping its noise schedule; `variant` picks weight files such as
+    /// `diffusion_pytorch_model.fp16.safetensors` (widened to float32). Errors name the component and file at fault.
+    public init(folder url: URL, scheduler schedulerName: String? = nil, variant: String? = nil, strict: Bool = true) throws {
         let path = url.path
         func fail(_ component: String, _ message: String) -> ModelLoadError {
             ModelLoadError(folder: path, component: component, message)
@@ -67,12 +68,12 @@ public final class StableDiffusionPipeline {
             _ = try model.tokenizerFiles()
             return try CLIPTokenizer(folder: model.component("tokenizer").url.path)
         }
-        let textEncoder = try loading("text_encoder") { try CLIPTextModel(folder: model.component("text_encoder").url, strict: strict) }
+        let textEncoder = try loading("text_encoder") { try CLIPTextModel(folder: model.component("text_encoder").url, strict: strict, variant: variant) }
         _ = textEncoder.store.freeze()
-        let unet = try loading("unet") { try UNet2DConditionModel.load(from: model, strict: strict) }
+        let unet = try loading("unet") { try UNet2DConditionModel.load(from: model, variant: variant, strict: strict) }
         _ = unet.store.freeze()
         let autoencoder = try loading("vae") {
-            try AutoencoderKL.loadOrIdentity(from: model, imageChannels: unet.config.outChannels, strict: strict)
+            try AutoencoderKL.loadOrIdentity(from: model, imageChannels: unet.config.outChannels, variant: variant, strict: strict)
         }
         if let vae = autoencoder as? AutoencoderKL { _ = vae.store.freeze() }
         let config = try loading("scheduler") { try SchedulerConfiguration(component: model.component("scheduler")) }

@@ -73,6 +73,7 @@ let sd15Config = """
 
 let args = CommandLine.arguments
 let mode = args.count > 1 ? args[1] : "tiny"
+setvbuf(stdout, nil, _IOLBF, 0)
 print("bench-diffusion \(mode): BLAS \(BLAS.coreName), \(BLAS.threads) threads, \(ProcessInfo.processInfo.activeProcessorCount) cores")
 switch mode {
 case "tiny":
@@ -87,6 +88,7 @@ case "tiny":
     time("tiny forward, batch 8, 32x32", repeats: repeats) {
         _ = GradMode.noGrad { unet.predict(Variable(x), timesteps: timesteps, context: Variable(ctx)).value }
     }
+    print(String(format: "peak RSS after the forward runs %.0f MiB", peakRSSMiB()))
     time("tiny forward+backward, batch 8, 32x32", repeats: repeats) {
         let out = unet.predict(Variable(x), timesteps: timesteps, context: Variable(ctx))
         out.square().mean().backward()

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 SCRATCH=${SCRATCH:-$PWD/.build-test}
-total_pass=0; total_fail=0; failed_pkgs=()
+total_pass=0; total_fail=0; total_skip=0; failed_pkgs=()
 run() {  # $1 = label, rest = command
   local label=$1; shift
   echo "=== $label: $*"
@@ -14,17 +14,21 @@ run() {  # $1 = label, rest = command
   local start=$SECONDS
   "$@" 2>&1 | tee "$log" | grep -E "error:|failed|Executed .* tests|passed after|failed after" | grep -v "^Test Suite" | tail -n 40
   local rc=${PIPESTATUS[0]}
-  local line; line=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1)
-  local n=0 f=0
-  if [[ $line =~ Executed\ ([0-9]+)\ tests?,\ with\ ([0-9]+)\ failure ]]; then n=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}; fi
+  # XCTest's last "Executed" line is the all-tests summary: "Executed N tests, with [K tests skipped and] F failures".
+  local line; line=$(grep -E "^\s*Executed [0-9]+ tests?, with" "$log" | tail -1)
+  local n=0 f=0 k=0
+  [[ $line =~ Executed\ ([0-9]+)\ test ]] && n=${BASH_REMATCH[1]}
+  [[ $line =~ ([0-9]+)\ failure ]] && f=${BASH_REMATCH[1]}
+  [[ $line =~ ([0-9]+)\ tests?\ skipped ]] && k=${BASH_REMATCH[1]}
+  n=$((n - k)); total_skip=$((total_skip + k))
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # a build failure or crash counts as a failure
   total_pass=$((total_pass + n - f)); total_fail=$((total_fail + f))
   [ "$f" != 0 ] && failed_pkgs+=("$label")
-  echo "=== $label: $((n - f)) passed, $f failed ($((SECONDS - start)) s)"
+  echo "=== $label: $((n - f)) passed, $f failed, $k skipped ($((SECONDS - start)) s)"
   rm -f "$log"
 }
 # Dependency order: low packages first, so later ones reuse their build products.
-order="Tensor Tokenizer DataIO Autodiff NN TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining"
+order="Tensor Tokenizer DataIO Autodiff NN TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining AdapterTraining"
 pkgs=""; for n in $order; do [ -d "Packages/$n" ] && pkgs="$pkgs Packages/$n/"; done
 for pkg in Packages/*/; do case " $pkgs " in *" $pkg "*) ;; *) pkgs="$pkgs $pkg";; esac; done
 for pkg in $pkgs; do
@@ -37,5 +41,5 @@ if [ -d Tests ] && ls Tests/*/ >/dev/null 2>&1 && grep -q testTarget Package.swi
   run "end-to-end" swift test -c release --scratch-path "$SCRATCH"
 fi
 [ ${#failed_pkgs[@]} -gt 0 ] && echo "failing: ${failed_pkgs[*]}"
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]

@@ -43,8 +43,8 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var betaEnd = 0.02
 
     // Optimisation.
-    public var batchSize = 32
-    public var steps = 700
+    public var batchSize = 16
+    public var steps = 650
     public var learningRate = 1e-3
     public var warmupSteps = 100
     /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.
@@ -61,7 +61,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     // Run bookkeeping.
     public var checkpointEvery = 200
     public var keepCheckpoints = 2
-    public var sampleEvery = 350
+    public var sampleEvery = 325
     public var logEvery = 10
 
     // Sampling (in-loop grids and the scheduler written into the model folder).
@@ -85,6 +85,9 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", sampleEvery = "sample_every"
         case logEvery = "log_every", sampler, sampleSteps = "sample_steps", guidanceScale = "guidance_scale"
     }
+
+    /// Keys that only steer logging, checkpointing and progress grids: a run may be resumed with other values.
+    public static let bookkeepingKeys: Set<String> = ["checkpoint_every", "keep_checkpoints", "sample_every", "log_every"]
 
     /// Every key a config file may set.
     public static var keys: [String] {

@@ -75,9 +75,9 @@ public final class T2ITrainer {
         }
         if let latest {
             let saved = try T2IConfig.decode(overrides: latest.info.config)
-            if saved != config {
-                let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
-                let diff = a.keys.filter { a[$0] != b[$0] }.sorted()
+            let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
+            let diff = a.keys.filter { a[$0] != b[$0] && !T2IConfig.bookkeepingKeys.contains($0) }.sorted()
+            if !diff.isEmpty {
                 throw T2ITrainingError("the checkpoint \(latest.url.lastPathComponent) was written with a different config (keys: \(diff.joined(separator: ", "))); resume with the same settings")
             }
         }

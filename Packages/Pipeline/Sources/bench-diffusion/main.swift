@@ -7,6 +7,7 @@
 //                                    forward (no graph) and forward + backward (loss mean(out^2), all parameters)
 //   bench-diffusion sd15 [repeats]   SD 1.5's U-Net (859.5M parameters, random weights) at 512x512 (latent 64x64),
 //                                    CFG batch 2, context [2, 77, 768]: one denoising step (forward, no graph)
+//   --blas-threads N                 sets OpenBLAS's thread count (default: OpenBLAS's own, 2 here)
 import Autodiff
 import DataIO
 import Diffusion
@@ -71,7 +72,11 @@ let sd15Config = """
  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]}
 """
 
-let args = CommandLine.arguments
+var args = CommandLine.arguments
+if let i = args.firstIndex(of: "--blas-threads"), i + 1 < args.count, let n = Int(args[i + 1]) {
+    BLAS.threads = n   // e.g. 1: single-threaded GEMMs, to separate BLAS threading from the rest under load
+    args.removeSubrange(i...(i + 1))
+}
 let mode = args.count > 1 ? args[1] : "tiny"
 setvbuf(stdout, nil, _IOLBF, 0)
 print("bench-diffusion \(mode): BLAS \(BLAS.coreName), \(BLAS.threads) threads, \(ProcessInfo.processInfo.activeProcessorCount) cores")
@@ -107,7 +112,7 @@ case "sd15":
         _ = GradMode.noGrad { unet.predict(Variable(x), timestep: 500, context: Variable(ctx)).value }
     }
 default:
-    print("usage: bench-diffusion tiny|sd15 [repeats]")
+    print("usage: bench-diffusion [--blas-threads N] tiny|sd15 [repeats]")
     exit(2)
 }
 print(String(format: "peak RSS %.0f MiB", peakRSSMiB()))

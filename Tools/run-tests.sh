@@ -22,9 +22,10 @@ run() {  # $1 = label, rest = command
   [[ $line =~ ([0-9]+)\ tests?\ skipped ]] && k=${BASH_REMATCH[1]}
   n=$((n - k)); total_skip=$((total_skip + k))
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # a build failure or crash counts as a failure
-  total_pass=$((total_pass + n - f)); total_fail=$((total_fail + f))
+  local passed=$((n - f)); [ "$passed" -lt 0 ] && passed=0
+  total_pass=$((total_pass + passed)); total_fail=$((total_fail + f))
   [ "$f" != 0 ] && failed_pkgs+=("$label")
-  echo "=== $label: $((n - f)) passed, $f failed, $k skipped ($((SECONDS - start)) s)"
+  echo "=== $label: $passed passed, $f failed, $k skipped ($((SECONDS - start)) s)"
   rm -f "$log"
 }
 # Dependency order: low packages first, so later ones reuse their build products.

@@ -108,9 +108,9 @@ struct Sweep: ParsableCommand {
     @Option(name: .long, help: "Comma-separated evaluation timesteps (default: 5 spread over 0..T: 100,300,500,700,900).")
     var timesteps: String?
     @Option(name: .long, help: "Training steps per tap.")
-    var steps: Int = 150
+    var steps: Int = 100
     @Option(name: .customLong("batch-size"), help: "Training samples per step.")
-    var batchSize: Int = 6
+    var batchSize: Int = 4
     @Option(name: .long, help: "Evaluation samples.")
     var count: Int = 200
     @Option(name: .long, help: "Evaluation split.")

@@ -77,7 +77,7 @@ public struct ProbingSweep {
             return HeatmapFigure(title: title, panels: [
                 Heatmap(title: "ITM TEXT ACC %", rowLabels: taps, columnLabels: cols, values: values { $0.text }, low: 0.5, high: 1),
                 Heatmap(title: "ITM IMAGE ACC %", rowLabels: taps, columnLabels: cols, values: values { $0.image }, low: 0.5, high: 1),
-                Heatmap(title: "REC P@1 %", rowLabels: taps, columnLabels: cols, values: values { $0.rec }, low: 0, high: 1),
+                Heatmap(title: "REC PRECISION AT 1 %", rowLabels: taps, columnLabels: cols, values: values { $0.rec }, low: 0, high: 1),
             ], notes: notes)
         }
     }
@@ -126,7 +126,7 @@ public struct ProbingSweep {
         let unet = model.randomUNetSeed.map { "random U-Net (seed \($0))" } ?? "trained U-Net"
         let header = "# Probing sweep: \(model.folder.lastPathComponent), \(unet)\n\n\(count) \(split.rawValue) samples, adapter \(base.preset), \(base.steps) steps x batch \(base.batchSize) per tap.\n\n"
         try AtomicFile.write(Data((header + result.markdown).utf8), to: output.appendingPathComponent("sweep.md"))
-        let notes = ["\(model.folder.lastPathComponent.uppercased()), \(unet.uppercased()); \(count) \(split.rawValue.uppercased()) SAMPLES",
+        let notes = ["\(model.folder.lastPathComponent.uppercased()), \(unet.uppercased()), \(count) \(split.rawValue.uppercased()) SAMPLES",
                      "ROWS: U-NET TAP, COLUMNS: TIMESTEP T. ITM CHANCE = 50%. ADAPTER: \(base.steps) STEPS X BATCH \(base.batchSize)"]
         try result.figure(title: "WHERE IS THE DISCRIMINATIVE SIGNAL? (PROBE ACCURACY)", notes: notes)
             .write(to: output.appendingPathComponent("heatmap.png"))

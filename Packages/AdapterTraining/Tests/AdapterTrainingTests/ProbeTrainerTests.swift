@@ -30,11 +30,11 @@ final class ProbeTrainerTests: XCTestCase {
         c.dropout = 0
         let trainer = try ProbeTrainer(config: c, model: model, runDirectory: try TinyModel.temporaryFolder(self, "repeat"), resume: false)
         let (inputs, _, g0) = try trainer.currentInputs()
-        XCTAssertEqual(inputs.latents.shape, [6, 3, 32, 32])
-        XCTAssertEqual(inputs.noise.shape, [2, 3, 32, 32])
+        XCTAssertEqual(inputs.latents.shape, [6, 3, 16, 16])
+        XCTAssertEqual(inputs.noise.shape, [2, 3, 16, 16])
         XCTAssertTrue(inputs.timesteps.allSatisfy { (0..<1000).contains($0) })
         var losses: [Float] = []
-        for _ in 0..<12 {
+        for _ in 0..<8 {
             var g = g0
             let r = try trainer.optimise(on: inputs, generator: &g)
             XCTAssertTrue(r.loss.isFinite && r.i2t.isFinite && r.t2i.isFinite && r.rec.isFinite)

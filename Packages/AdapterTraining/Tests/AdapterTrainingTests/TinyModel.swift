@@ -1,3 +1,4 @@
+import AdapterTraining
 import DataIO
 import Diffusion
 import Foundation
@@ -13,7 +14,7 @@ import XCTest
 /// encoder with CLIP init, an SD U-Net with PyTorch init, a DDPM scheduler config and model_index.json.
 enum TinyModel {
     struct Spec {
-        var side = 32
+        var side = 16
         var blockOutChannels = [32, 64]
         var downBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
         var upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"]
@@ -30,6 +31,7 @@ enum TinyModel {
         /// The bundled model's architecture (T2IConfig defaults of train-t2i), for timing.
         static var bundled: Spec {
             var s = Spec()
+            s.side = 32
             s.blockOutChannels = [32, 64, 64]
             s.downBlockTypes = ["DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"]
             s.upBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"]
@@ -109,5 +111,40 @@ enum TinyModel {
         try write(to: url)
         shared = url
         return url
+    }
+}
+
+/// Step time of the bundled model's architecture (random weights): run with ADAPTER_BENCH=1 to size the default
+/// run. Prints wall and process CPU seconds per step (CPU / cores = wall on an otherwise idle machine) per tap.
+final class StepTimeBenchmark: XCTestCase {
+    static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+
+    func testStepTimeOfTheBundledArchitecture() throws {
+        guard ProcessInfo.processInfo.environment["ADAPTER_BENCH"] == "1" else { throw XCTSkip("set ADAPTER_BENCH=1 to time steps") }
+        let folder = try TinyModel.temporaryFolder(self, "bundled")
+        try TinyModel.write(to: folder, spec: .bundled)
+        let model = try ProbeModel(folder: folder)
+        let taps = (ProcessInfo.processInfo.environment["ADAPTER_BENCH_TAPS"] ?? "up1,up0").split(separator: ",").map(String.init)
+        let batch = Int(ProcessInfo.processInfo.environment["ADAPTER_BENCH_BATCH"] ?? "4")!
+        for tap in taps {
+            var c = ProbeConfig()
+            c.batchSize = batch
+            c.featureTaps = [tap]
+            let trainer = try ProbeTrainer(config: c, model: model, runDirectory: try TinyModel.temporaryFolder(self, tap), resume: false)
+            try trainer.trainStep()   // warm-up
+            let start = Date(), cpu0 = Self.cpuSeconds()
+            let n = 2
+            for _ in 0..<n { try trainer.trainStep() }
+            let wall = Date().timeIntervalSince(start) / Double(n), cpu = (Self.cpuSeconds() - cpu0) / Double(n)
+            let set = try EvaluationSet.make(model: model, world: model.world(seed: 0), split: .testID, count: 16, batchSize: 16)
+            let e0 = Date(), c0 = Self.cpuSeconds()
+            _ = try DiscriminativeEvaluator.evaluate(model: trainer.discriminative, set: set, timestep: 500, schedule: model.schedule)
+            print(String(format: "bundled architecture, tap %@, batch %d: %.2f s/step wall, %.2f CPU-s/step; evaluation %.3f s/sample wall, %.3f CPU-s/sample",
+                         tap, batch, wall, cpu, Date().timeIntervalSince(e0) / 16, (Self.cpuSeconds() - c0) / 16))
+        }
     }
 }

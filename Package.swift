@@ -14,6 +14,8 @@ let package = Package(
         .package(path: "Packages/Pipeline"),
         .package(path: "Packages/Diffusion"),
         .package(path: "Packages/T2ITraining"),
+        .package(path: "Packages/DiscriminativeAdapter"),
+        .package(path: "Packages/AdapterTraining"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
@@ -58,6 +60,27 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/TrainT2I"
+        ),
+        .executableTarget(
+            name: "train-adapter",
+            dependencies: [
+                .product(name: "AdapterTraining", package: "AdapterTraining"),
+                .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/TrainAdapter"
+        ),
+        .executableTarget(
+            name: "evaluate",
+            dependencies: [
+                .product(name: "AdapterTraining", package: "AdapterTraining"),
+                .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
+                .product(name: "ShapesWorld", package: "ShapesWorld"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Evaluate"
         ),
     ]
 )

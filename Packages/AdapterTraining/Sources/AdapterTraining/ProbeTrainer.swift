@@ -77,8 +77,9 @@ public final class ProbeTrainer {
     public var metricsURL: URL { runDirectory.appendingPathComponent("metrics.jsonl") }
 
     /// Prepares a run of `config` on `model` in `runDirectory`. With `resume`, the newest complete checkpoint there
-    /// (if any) is loaded; its config must equal `config` (the error lists the keys that differ). Without `resume`,
-    /// a folder that already holds checkpoints is refused.
+    /// (if any) is loaded; its config must equal `config` (the error lists the keys that differ) except for
+    /// `log_every`, `checkpoint_every`, `keep_checkpoints` and, for a constant learning rate, `steps` (a run may be
+    /// extended). Without `resume`, a folder that already holds checkpoints is refused.
     public init(config: ProbeConfig, model: ProbeModel, runDirectory: URL, resume: Bool) throws {
         try config.validate()
         guard model.randomUNetSeed == config.randomUNetSeed else {
@@ -100,7 +101,12 @@ public final class ProbeTrainer {
         }
         let latest = resume ? Checkpoint.latest(in: ckDir) : nil
         if let latest {
-            let saved = try ProbeConfig.decode(overrides: latest.info.config)
+            var saved = try ProbeConfig.decode(overrides: latest.info.config)
+            // Bookkeeping may change on resume, and so may the length of a constant-rate run.
+            saved.logEvery = config.logEvery
+            saved.checkpointEvery = config.checkpointEvery
+            saved.keepCheckpoints = config.keepCheckpoints
+            if saved.lrSchedule == "constant", config.lrSchedule == "constant", latest.info.step <= config.steps { saved.steps = config.steps }
             if saved != config {
                 let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
                 let diff = a.keys.filter { a[$0] != b[$0] }.sorted()

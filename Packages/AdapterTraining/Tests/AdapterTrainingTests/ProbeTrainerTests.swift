@@ -71,6 +71,11 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertThrowsError(try ProbeTrainer(config: other, model: model, runDirectory: resumedDir, resume: true)) {
             XCTAssertTrue("\($0)".contains("learning_rate"), "\($0)")
         }
+        var relogged = c
+        relogged.logEvery = 3
+        relogged.steps = 9
+        XCTAssertEqual(try ProbeTrainer(config: relogged, model: model, runDirectory: resumedDir, resume: true).step, 2,
+                       "logging intervals and a longer constant-rate run are accepted on resume")
         let second = try ProbeTrainer(config: c, model: model, runDirectory: resumedDir, resume: true)
         second.output = { _ in }
         XCTAssertEqual(second.resumedFrom, 2)

@@ -25,6 +25,11 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var textLayers = 4
     public var textHeads = 4
     public var textIntermediateSize = 512
+    /// Whether the text encoder is trained with the U-Net. Off by default: trained jointly from scratch through the
+    /// denoising loss alone, its output collapsed towards a prompt-independent constant within a few hundred steps
+    /// (cross-attention gradients are tiny early on and Adam turns them into full-size noisy steps), so the
+    /// bundled model keeps the randomly initialised CLIP encoder fixed and the U-Net learns to read it.
+    public var trainTextEncoder = false
 
     // U-Net (UNet2DConditionModel).
     public var blockOutChannels = [32, 64, 64]
@@ -44,7 +49,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
 
     // Optimisation.
     public var batchSize = 16
-    public var steps = 650
+    public var steps = 600
     public var learningRate = 1e-3
     public var warmupSteps = 100
     /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.
@@ -61,7 +66,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     // Run bookkeeping.
     public var checkpointEvery = 200
     public var keepCheckpoints = 2
-    public var sampleEvery = 325
+    public var sampleEvery = 300
     public var logEvery = 10
 
     // Sampling (in-loop grids and the scheduler written into the model folder).
@@ -74,7 +79,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case seed, imageSize = "image_size", vocabSize = "vocab_size", tokenizerCorpusSize = "tokenizer_corpus_size"
         case contextLength = "context_length", textHiddenSize = "text_hidden_size", textLayers = "text_layers"
-        case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size"
+        case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size", trainTextEncoder = "train_text_encoder"
         case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
         case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
         case midBlock = "mid_block", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"

@@ -92,7 +92,9 @@ public final class T2ITrainer {
             try tokenizer.write(toFolder: tokDir.path)
         }
         model = try T2IModel(config: config, tokenizer: tokenizer)
-        parameters = model.namedParameters
+        if !config.trainTextEncoder { _ = model.textEncoder.store.freeze() }
+        // Optimised (and EMA-averaged) parameters; a frozen text encoder keeps its initial weights.
+        parameters = model.namedParameters.filter { $0.variable.requiresGrad }
         optimizer = AdamW(parameters: parameters, learningRate: config.learningRate,
                           betas: (config.adamBeta1, config.adamBeta2), weightDecay: config.weightDecay)
         ema = ExponentialMovingAverage(parameters: parameters, decay: config.emaDecay)
@@ -131,7 +133,7 @@ public final class T2ITrainer {
     @discardableResult
     public func saveCheckpoint() throws -> URL {
         var tensors: [String: Tensor] = [:]
-        for p in parameters { tensors["model." + p.name] = p.variable.value }
+        for p in model.namedParameters { tensors["model." + p.name] = p.variable.value }
         for (k, v) in ema.stateDict { tensors["ema." + k] = v }
         for (k, v) in optimizer.stateDict() { tensors["opt." + k] = v }
         let info = CheckpointInfo(step: step, seed: config.seed, config: try config.json(),
@@ -140,7 +142,11 @@ public final class T2ITrainer {
     }
 
     /// The EMA weights by parameter name.
-    public var emaWeights: [String: Tensor] { ema.stateDict }
+    public var emaWeights: [String: Tensor] {
+        var d = ema.stateDict
+        for p in model.namedParameters where d[p.name] == nil { d[p.name] = p.variable.value }   // frozen parts
+        return d
+    }
 
     // MARK: Training
 

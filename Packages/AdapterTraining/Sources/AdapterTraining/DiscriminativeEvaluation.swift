@@ -43,6 +43,12 @@ public struct SplitEvaluation: Sendable {
     public var byCategory: [String: DiscriminativeScores] = [:]
     /// Per kind of the hard negative used by the sample (REC there counts the same samples).
     public var byNegativeKind: [String: DiscriminativeScores] = [:]
+    /// REC chance line: the expected precision@1 of picking one of the scene's objects uniformly at random (a
+    /// perfect detector that ignores the expression), summed over samples; divide by `overall.rec.total`.
+    public var recObjectChanceSum = 0.0
+
+    /// The REC chance line as a fraction.
+    public var recObjectChance: Double { overall.rec.total > 0 ? recObjectChanceSum / Double(overall.rec.total) : .nan }
 
     public init(split: Split, timestep: Int) {
         self.split = split
@@ -51,6 +57,7 @@ public struct SplitEvaluation: Sendable {
 
     public var json: JSONValue {
         .object(["split": .string(split.rawValue), "timestep": .int(timestep), "overall": overall.json,
+                 "rec_object_chance": recObjectChance.isFinite ? .double(recObjectChance) : .null,
                  "by_category": .object(byCategory.mapValues(\.json)), "by_negative_kind": .object(byNegativeKind.mapValues(\.json))])
     }
 }
@@ -147,6 +154,9 @@ public enum DiscriminativeEvaluator {
             let targets = chunk.batch.expressions.map { [$0.box.cx, $0.box.cy, $0.box.w, $0.box.h] }
             let hits = DiscriminativeMetrics.recHits(predicted: top, targets: targets)
             for s in 0..<b {
+                let scene = chunk.batch.samples[s].scene, target = chunk.batch.expressions[s].box
+                let n = scene.objects.count
+                result.recObjectChanceSum += Double((0..<n).filter { scene.box($0).iou(target) >= 0.5 }.count) / Double(max(1, n))
                 result.overall.add(text: text[s], image: image[s], rec: hits[s])
                 result.byCategory[chunk.batch.samples[s].category.rawValue, default: DiscriminativeScores()]
                     .add(text: text[s], image: image[s], rec: hits[s])

@@ -16,7 +16,14 @@ public enum EvaluationReport {
         for (label, e) in rows {
             out += "| \(label) | \(e.split.rawValue) | \(e.timestep) | \(e.overall.text.total) | \(cell(e.overall.text)) | \(cell(e.overall.image)) | \(cell(e.overall.rec)) |\n"
         }
-        out += "| chance | | | | 50.0 | 50.0 | |\n"
+        let chance = rows.compactMap { r -> String? in
+            let c = r.evaluation.recObjectChance
+            return c.isFinite ? String(format: "%.1f (%@)", 100 * c, r.evaluation.split.rawValue) : nil
+        }
+        var seen = Set<String>()
+        let recChance = chance.filter { seen.insert($0).inserted }.joined(separator: ", ")
+        out += "| chance | | | | 50.0 | 50.0 | \(recChance) |\n"
+        out += "\nChance: ITM is 2-way; REC chance is a uniform pick among the scene's objects (a perfect detector that ignores the expression).\n"
         return out
     }
 

@@ -61,7 +61,7 @@ public struct ProbingSweep {
             for (name, metric) in [("ITM text accuracy %", { (s: DiscriminativeScores) in s.text }),
                                    ("ITM image accuracy %", { (s: DiscriminativeScores) in s.image }),
                                    ("REC P@1 (IoU>=0.5) %", { (s: DiscriminativeScores) in s.rec })] {
-                out += "**\(name)** (chance for ITM: 50)\n\n| tap | " + timesteps.map { "t = \($0)" }.joined(separator: " | ") + " |\n"
+                out += "**\(name)** (chance: ITM 50, REC \(String(format: "%.1f", 100 * (evaluations.first?.first?.recObjectChance ?? .nan))))\n\n| tap | " + timesteps.map { "t = \($0)" }.joined(separator: " | ") + " |\n"
                 out += "|---|" + timesteps.map { _ in "---|" }.joined() + "\n"
                 for (tap, row) in zip(taps, evaluations) {
                     out += "| \(tap) | " + row.map { EvaluationReport.cell(metric($0.overall)) }.joined(separator: " | ") + " |\n"
@@ -127,7 +127,8 @@ public struct ProbingSweep {
         let header = "# Probing sweep: \(model.folder.lastPathComponent), \(unet)\n\n\(count) \(split.rawValue) samples, adapter \(base.preset), \(base.steps) steps x batch \(base.batchSize) per tap.\n\n"
         try AtomicFile.write(Data((header + result.markdown).utf8), to: output.appendingPathComponent("sweep.md"))
         let notes = ["\(model.folder.lastPathComponent.uppercased()), \(unet.uppercased()), \(count) \(split.rawValue.uppercased()) SAMPLES",
-                     "ROWS: U-NET TAP, COLUMNS: TIMESTEP T. ITM CHANCE = 50%. ADAPTER: \(base.steps) STEPS X BATCH \(base.batchSize)"]
+                     "ROWS: U-NET TAP, COLUMNS: TIMESTEP T. ADAPTER: \(base.steps) STEPS X BATCH \(base.batchSize) PER TAP",
+                     String(format: "CHANCE: ITM 50%%, REC %.0f%% (UNIFORM PICK AMONG THE SCENE'S OBJECTS)", 100 * (rows.first?.first?.recObjectChance ?? .nan))]
         try result.figure(title: "WHERE IS THE DISCRIMINATIVE SIGNAL? (PROBE ACCURACY)", notes: notes)
             .write(to: output.appendingPathComponent("heatmap.png"))
         return result

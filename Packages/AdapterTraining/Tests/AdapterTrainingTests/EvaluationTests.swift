@@ -28,7 +28,7 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(e.byCategory.values.reduce(0) { $0 + $1.text.total }, 5)
         XCTAssertEqual(e.byNegativeKind.values.reduce(0) { $0 + $1.image.total }, 5)
 
-        var text = 0, image = 0, rec = 0
+        var text = 0, image = 0, rec = 0, chance = 0.0
         for chunk in set.chunks {
             for s in 0..<chunk.count {
                 func score(imageSlot: Int, caption: Int) -> Float {
@@ -62,11 +62,20 @@ final class EvaluationTests: XCTestCase {
                 }
                 let b = (0..<4).map { Double(boxes[best * 4 + $0]) }
                 if Box(cx: b[0], cy: b[1], w: b[2], h: b[3]).iou(chunk.batch.expressions[s].box) >= 0.5 { rec += 1 }
+                // Chance: the expression's own object is one of n objects (boxes of distinct objects rarely overlap by 0.5).
+                let sample = chunk.batch.samples[s]
+                XCTAssertEqual(sample.scene.box(chunk.batch.expressions[s].object), chunk.batch.expressions[s].box)
+                var right = 0
+                for k in 0..<sample.scene.objects.count where sample.scene.box(k).iou(chunk.batch.expressions[s].box) >= 0.5 { right += 1 }
+                XCTAssertGreaterThanOrEqual(right, 1)
+                chance += Double(right) / Double(sample.scene.objects.count)
             }
         }
         XCTAssertEqual(e.overall.text.successes, text)
         XCTAssertEqual(e.overall.image.successes, image)
         XCTAssertEqual(e.overall.rec.successes, rec)
+        XCTAssertEqual(e.recObjectChance, chance / 5, accuracy: 1e-12)
+        XCTAssertTrue(e.recObjectChance > 0 && e.recObjectChance <= 1)
 
         // The set does not depend on the batch size.
         let set1 = try EvaluationSet.make(model: model, world: world, split: .testOOD, count: 5, seed: 1, batchSize: 5)
@@ -78,7 +87,7 @@ final class EvaluationTests: XCTestCase {
 
         // Report tables.
         let table = EvaluationReport.overallTable([("adapter", e)])
-        XCTAssertTrue(table.contains("| chance | | | | 50.0 | 50.0 | |"))
+        XCTAssertTrue(table.contains(String(format: "| chance | | | | 50.0 | 50.0 | %.1f (test-ood) |", 100 * e.recObjectChance)), table)
         XCTAssertTrue(table.contains("test-ood"))
         XCTAssertEqual(EvaluationReport.cell(Proportion(successes: 8, total: 10)), "80.0 [49.0, 94.3]")
     }

@@ -66,9 +66,9 @@ public struct HeatmapFigure: Sendable {
         for p in panels { try p.validate() }
         let ink: [UInt8] = [30, 30, 30], missing: [UInt8] = [200, 200, 200]
         let gap = 24, margin = 12
-        let rowLabelWidth = panels.map { ($0.rowLabels.map { PixelFont.width($0) }.max() ?? 0) + 6 }
+        let rowLabelWidth = panels.map { ($0.rowLabels.map { BitmapFont.width($0) }.max() ?? 0) + 6 }
         let panelWidths = panels.enumerated().map { i, p in
-            Swift.max(rowLabelWidth[i] + p.columnLabels.count * cellWidth, PixelFont.width(p.title))
+            Swift.max(rowLabelWidth[i] + p.columnLabels.count * cellWidth, BitmapFont.width(p.title))
         }
         let maxRows = panels.map(\.rowLabels.count).max()!
         let titleHeight = title == nil ? 0 : 16
@@ -77,19 +77,19 @@ public struct HeatmapFigure: Sendable {
         let barTop = gridBottom + 16 + 14                              // below the column labels
         let notesTop = barTop + 10 + 16
         let width = Swift.max(margin * 2 + panelWidths.reduce(0, +) + gap * (panels.count - 1),
-                              margin * 2 + (notes.map { PixelFont.width($0) }.max() ?? 0),
-                              margin * 2 + (title.map { PixelFont.width($0) } ?? 0))
+                              margin * 2 + (notes.map { BitmapFont.width($0) }.max() ?? 0),
+                              margin * 2 + (title.map { BitmapFont.width($0) } ?? 0))
         let height = notesTop + notes.count * 11 + margin
         var img = RasterImage(width: width, height: height, color: [255, 255, 255])
-        if let title { PixelFont.draw(title, x: (width - PixelFont.width(title)) / 2, y: margin, color: ink, into: &img) }
+        if let title { BitmapFont.draw(title, x: (width - BitmapFont.width(title)) / 2, y: margin, color: ink, into: &img) }
 
         var x0 = margin
         for (pi, p) in panels.enumerated() {
             let gridLeft = x0 + rowLabelWidth[pi]
-            PixelFont.draw(p.title, x: x0, y: panelTop - 13, color: ink, into: &img)
+            BitmapFont.draw(p.title, x: x0, y: panelTop - 13, color: ink, into: &img)
             for (r, label) in p.rowLabels.enumerated() {
                 let y = panelTop + r * cellHeight
-                PixelFont.draw(label, x: gridLeft - 6 - PixelFont.width(label), y: y + (cellHeight - 7) / 2, color: ink, into: &img)
+                BitmapFont.draw(label, x: gridLeft - 6 - BitmapFont.width(label), y: y + (cellHeight - 7) / 2, color: ink, into: &img)
                 for c in 0..<p.columnLabels.count {
                     let v = p.values[r][c]
                     let fill = v.isFinite ? HeatmapFigure.color((v - p.low) / (p.high - p.low)) : missing
@@ -97,13 +97,13 @@ public struct HeatmapFigure: Sendable {
                     for yy in (y + 1)..<(y + cellHeight) { for xx in (cx + 1)..<(cx + cellWidth) { img.setPixel(x: xx, y: yy, fill) } }
                     let text = v.isFinite ? p.format(v) : "-"
                     let lum = 0.299 * Double(fill[0]) + 0.587 * Double(fill[1]) + 0.114 * Double(fill[2])
-                    PixelFont.draw(text, x: cx + (cellWidth - PixelFont.width(text)) / 2 + 1, y: y + (cellHeight - 7) / 2 + 1,
+                    BitmapFont.draw(text, x: cx + (cellWidth - BitmapFont.width(text)) / 2 + 1, y: y + (cellHeight - 7) / 2 + 1,
                                    color: lum < 128 ? [255, 255, 255] : [0, 0, 0], into: &img)
                 }
             }
             for (c, label) in p.columnLabels.enumerated() {
                 let cx = gridLeft + c * cellWidth
-                PixelFont.draw(label, x: cx + (cellWidth - PixelFont.width(label)) / 2 + 1, y: panelTop + p.rowLabels.count * cellHeight + 5,
+                BitmapFont.draw(label, x: cx + (cellWidth - BitmapFont.width(label)) / 2 + 1, y: panelTop + p.rowLabels.count * cellHeight + 5,
                                color: ink, into: &img)
             }
             // Colour bar of this panel's range.
@@ -113,11 +113,11 @@ public struct HeatmapFigure: Sendable {
                 for yy in barTop..<(barTop + 8) { img.setPixel(x: gridLeft + i, y: yy, col) }
             }
             let lo = p.format(p.low), hi = p.format(p.high)
-            PixelFont.draw(lo, x: gridLeft, y: barTop + 11, color: ink, into: &img)
-            PixelFont.draw(hi, x: gridLeft + barWidth - PixelFont.width(hi), y: barTop + 11, color: ink, into: &img)
+            BitmapFont.draw(lo, x: gridLeft, y: barTop + 11, color: ink, into: &img)
+            BitmapFont.draw(hi, x: gridLeft + barWidth - BitmapFont.width(hi), y: barTop + 11, color: ink, into: &img)
             x0 += panelWidths[pi] + gap
         }
-        for (i, line) in notes.enumerated() { PixelFont.draw(line, x: margin, y: notesTop + i * 11, color: ink, into: &img) }
+        for (i, line) in notes.enumerated() { BitmapFont.draw(line, x: margin, y: notesTop + i * 11, color: ink, into: &img) }
         return img
     }
 

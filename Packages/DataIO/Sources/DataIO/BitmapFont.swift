@@ -1,7 +1,7 @@
 /// A built-in 5x7 pixel font (digits, upper-case letters, common punctuation) for chart labels.
 /// Lower-case letters are drawn as upper case; unknown characters as a small box.
-enum BitmapFont {
-    static let glyphWidth = 5, glyphHeight = 7, advance = 6
+public enum BitmapFont {
+    public static let glyphWidth = 5, glyphHeight = 7, advance = 6
 
     /// Each glyph: 7 rows, top first; in each row bit 4 is the leftmost pixel.
     static let glyphs: [Character: [UInt8]] = {
@@ -73,19 +73,19 @@ enum BitmapFont {
 
     static let unknown: [UInt8] = [0b11111, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b11111]
 
-    static func glyph(_ c: Character) -> [UInt8] {
+    public static func glyph(_ c: Character) -> [UInt8] {
         if let g = glyphs[c] { return g }
         if let u = c.uppercased().first, let g = glyphs[u] { return g }
         return unknown
     }
 
     /// Width in pixels of `text` at `scale`.
-    static func width(_ text: String, scale: Int = 1) -> Int {
+    public static func width(_ text: String, scale: Int = 1) -> Int {
         text.isEmpty ? 0 : (text.count * advance - 1) * scale
     }
 
     /// Draws `text` with its top-left corner at (x, y).
-    static func draw(_ text: String, x: Int, y: Int, color: [UInt8], scale: Int = 1, into image: inout RasterImage) {
+    public static func draw(_ text: String, x: Int, y: Int, color: [UInt8], scale: Int = 1, into image: inout RasterImage) {
         var cx = x
         for ch in text {
             let g = glyph(ch)
@@ -101,7 +101,7 @@ enum BitmapFont {
     }
 
     /// Draws `text` rotated 90° counter-clockwise (reading bottom to top), its bounding box's top-left at (x, y).
-    static func drawVertical(_ text: String, x: Int, y: Int, color: [UInt8], into image: inout RasterImage) {
+    public static func drawVertical(_ text: String, x: Int, y: Int, color: [UInt8], into image: inout RasterImage) {
         let total = width(text)
         var offset = 0
         for ch in text {

@@ -26,7 +26,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "demo",
-            dependencies: [.product(name: "Tensor", package: "Tensor")],
+            dependencies: [
+                .product(name: "Tensor", package: "Tensor"),
+                .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "ShapesWorld", package: "ShapesWorld"),
+                .product(name: "DataIO", package: "DataIO"),
+            ],
             path: "Tools/Demo"
         ),
         .executableTarget(
@@ -81,6 +86,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Evaluate"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "ShapesWorld", package: "ShapesWorld"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "Tensor", package: "Tensor"),
+            ],
+            path: "Tests/EndToEndTests"
         ),
     ]
 )

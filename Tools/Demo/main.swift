@@ -1,7 +1,68 @@
+// demo (`make demo`): samples two prompts of every ShapesWorld category with the bundled text-to-image model
+// (Models/shapes-t2i), writes a grid PNG and prints the exact judge's verdict for each image.
+// Usage: swift run -c release demo [--model DIR] [--out DIR] [--steps 20] [--guidance 3] [--per-category 2]
+import DataIO
+import Foundation
+import ShapesWorld
+import T2ITraining
 import Tensor
 
-// The README's main job until the text-to-image model lands: show the numeric core working.
-print("OpenBLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads)")
-let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
-print("a = \(a)")
-print("a^T = \(a.T.contiguous())")
+func fail(_ m: String) -> Never {
+    FileHandle.standardError.write(Data("demo: \(m)\n".utf8))
+    exit(2)
+}
+
+/// The repository root: three levels above this file (Tools/Demo/main.swift), so the demo finds the bundled model
+/// from any working directory.
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+var opts: [String: String] = [:]
+var args = Array(CommandLine.arguments.dropFirst())
+while !args.isEmpty {
+    let a = args.removeFirst()
+    guard a.hasPrefix("--"), let v = args.first else { fail("expected --option value, got '\(a)'") }
+    args.removeFirst()
+    opts[String(a.dropFirst(2))] = v
+}
+let known: Set = ["model", "out", "steps", "guidance", "per-category"]
+if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); options: \(known.sorted().map { "--" + $0 }.joined(separator: ", "))") }
+let modelURL = opts["model"].map { URL(fileURLWithPath: $0) } ?? repoRoot.appendingPathComponent("Models/shapes-t2i")
+let outURL = URL(fileURLWithPath: opts["out"] ?? "out/demo")
+guard let steps = Int(opts["steps"] ?? "20"), steps > 0 else { fail("--steps must be a positive integer") }
+guard let guidance = Float(opts["guidance"] ?? "3") else { fail("--guidance must be a number") }
+guard let perCategory = Int(opts["per-category"] ?? "2"), perCategory > 0 else { fail("--per-category must be a positive integer") }
+guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("model_index.json").path) else {
+    fail("no model folder at \(modelURL.path) (model_index.json missing); train one with `swift run -c release train-t2i` or pass --model DIR")
+}
+
+let t0 = Date()
+let model = try T2IModel.load(from: modelURL)
+let side = model.unet.config.sampleSize?.perBlock(1).first ?? 32
+let suite = try PromptSuite.load(.id)
+var prompts: [PromptSuite.Prompt] = []
+var taken: [String: Int] = [:]
+for p in suite.prompts where taken[p.category.rawValue, default: 0] < perCategory {
+    taken[p.category.rawValue, default: 0] += 1
+    prompts.append(p)
+}
+print("model \(modelURL.lastPathComponent): \(model.parameterCount) parameters; \(prompts.count) prompts of the id suite, seed 0, \(model.scheduler.className) \(steps) steps, guidance \(guidance)")
+let images = try T2ISampler.sample(model: model, prompts: prompts.map(\.text), seeds: Array(repeating: 0, count: prompts.count),
+                                   steps: steps, guidanceScale: guidance, imageSize: side, batchSize: 16)
+let judge = Judge(config: .square(side))
+var passed = 0
+for (i, p) in prompts.enumerated() {
+    let v = judge.judge(try RGBImage(tensor: images.selecting(axis: 0, index: i).contiguous()), p.meaning)
+    if v.allPassed { passed += 1 }
+    let detail: String
+    if !v.parseable {
+        detail = "unparseable: " + v.problems.prefix(3).joined(separator: "; ") + (v.problems.count > 3 ? "; ..." : "")
+    } else {
+        detail = v.constraints.map { "\($0.passed ? "ok" : "FAIL") \($0.description) (seen \($0.observed))" }.joined(separator: ", ")
+    }
+    let category = p.category.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+    print("\(String(format: "%2d", i + 1)) \(v.allPassed ? "PASS" : "fail") \(category) \(p.text)\n      \(detail)")
+}
+try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+let gridURL = outURL.appendingPathComponent("grid.png")
+try PNG.write(try ImageGrid.make(batch: Tensor.upsampleNearest(images, scale: 4), columns: perCategory * 2, margin: 4), to: gridURL)
+print("\(passed)/\(prompts.count) images pass every constraint; grid (row-major, prompts in the order above): \(gridURL.path)")
+print(String(format: "%.1f s", Date().timeIntervalSince(t0)))

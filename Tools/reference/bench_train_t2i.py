@@ -2,8 +2,9 @@
 
 Builds the same architecture from a model folder written by train-t2i (unet/config.json, text_encoder/config.json:
 diffusers UNet2DConditionModel + transformers CLIPTextModel), and times one full training step at the same batch:
-text encoder forward, U-Net forward on noised images at random timesteps, epsilon MSE, backward, grad clipping,
-AdamW step (the EMA update is included too). CPU, float32, torch.set_num_threads(2) by default.
+text encoder forward, U-Net forward on noised images at random timesteps, the loss of the folder's train_config.json
+(prediction_type target, min-SNR weights when snr_gamma > 0; a frozen text encoder when train_text_encoder is false),
+backward, grad clipping, AdamW step (the EMA update is included too). CPU, float32, torch.set_num_threads(2) by default.
 
 Usage (from the repository root):
     Tools/reference/.venv/bin/python Tools/reference/bench_train_t2i.py Models/shapes-t2i --batch 32 --steps 10
@@ -42,14 +43,25 @@ def main():
     text = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text_cfg.items() if k not in ("architectures",)}))
     sched = DDPMScheduler.from_pretrained(args.model, subfolder="scheduler") if os.path.exists(
         os.path.join(args.model, "scheduler", "scheduler_config.json")) else DDPMScheduler()
-    params = list(unet.parameters()) + list(text.parameters())
+    train_cfg = {}
+    tc_path = os.path.join(args.model, "train_config.json")
+    if os.path.exists(tc_path):
+        train_cfg = json.load(open(tc_path))
+    train_text = train_cfg.get("train_text_encoder", True)
+    prediction = train_cfg.get("prediction_type", "epsilon")
+    gamma = float(train_cfg.get("snr_gamma", 0))
+    if not train_text:
+        text.requires_grad_(False)
+    params = list(unet.parameters()) + (list(text.parameters()) if train_text else [])
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
     n_params = sum(p.numel() for p in params)
     side = unet_cfg["sample_size"] if isinstance(unet_cfg["sample_size"], int) else unet_cfg["sample_size"][0]
     ctx = text_cfg["max_position_embeddings"]
     vocab = text_cfg["vocab_size"]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, parameters {n_params}, batch {args.batch}, {side}x{side}, context {ctx}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, trained parameters {n_params}, batch {args.batch}, "
+          f"{side}x{side}, context {ctx}, {prediction}, snr_gamma {gamma}, text encoder {'trained' if train_text else 'frozen'}")
+    alphas = sched.alphas_cumprod
 
     def step():
         x0 = torch.rand(args.batch, 3, side, side) * 2 - 1
@@ -57,9 +69,16 @@ def main():
         noise = torch.randn_like(x0)
         t = torch.randint(0, sched.config.num_train_timesteps, (args.batch,))
         xt = sched.add_noise(x0, noise, t)
-        h = text(input_ids=ids).last_hidden_state
+        with torch.set_grad_enabled(train_text):
+            h = text(input_ids=ids).last_hidden_state
         pred = unet(xt, t, encoder_hidden_states=h).sample
-        loss = torch.nn.functional.mse_loss(pred, noise)
+        target = sched.get_velocity(x0, noise, t) if prediction == "v_prediction" else noise
+        if gamma > 0:
+            snr = alphas[t] / (1 - alphas[t])
+            w = torch.clamp(snr, max=gamma) / (snr + 1 if prediction == "v_prediction" else snr)
+            loss = (((pred - target) ** 2).mean(dim=(1, 2, 3)) * w).mean()
+        else:
+            loss = torch.nn.functional.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -41,7 +41,12 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var normNumGroups = 32
     public var midBlock = true
 
-    // Diffusion objective (DDPM, epsilon prediction).
+    // Diffusion objective (DDPM).
+    /// What the U-Net predicts: `v_prediction` (default; well conditioned at every t of the cosine schedule, where an
+    /// epsilon model's x0 estimate at t near T divides by sqrt(alpha_bar) ~ 0), `epsilon` or `sample`.
+    public var predictionType = "v_prediction"
+    /// Min-SNR-gamma loss weighting (Hang et al. 2023); 0 turns it off (plain MSE).
+    public var snrGamma = 5.0
     public var numTrainTimesteps = 1000
     public var betaSchedule = "squaredcos_cap_v2"
     public var betaStart = 0.0001
@@ -49,9 +54,9 @@ public struct T2IConfig: Codable, Equatable, Sendable {
 
     // Optimisation.
     public var batchSize = 16
-    public var steps = 600
+    public var steps = 5000
     public var learningRate = 1e-3
-    public var warmupSteps = 100
+    public var warmupSteps = 200
     /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.
     public var lrSchedule = "cosine"
     public var weightDecay = 0.01
@@ -59,14 +64,14 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var adamBeta2 = 0.999
     public var gradClipNorm = 1.0
     /// EMA decay; the effective decay warms up as min(decay, (1 + n) / (10 + n)) like diffusers' EMAModel.
-    public var emaDecay = 0.995
+    public var emaDecay = 0.998
     /// Probability that a caption is replaced by the empty prompt (for classifier-free guidance).
     public var captionDropout = 0.1
 
     // Run bookkeeping.
-    public var checkpointEvery = 200
+    public var checkpointEvery = 250
     public var keepCheckpoints = 2
-    public var sampleEvery = 300
+    public var sampleEvery = 500
     public var logEvery = 10
 
     // Sampling (in-loop grids and the scheduler written into the model folder).
@@ -82,7 +87,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size", trainTextEncoder = "train_text_encoder"
         case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
         case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
-        case midBlock = "mid_block", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
+        case midBlock = "mid_block", predictionType = "prediction_type", snrGamma = "snr_gamma", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
         case betaStart = "beta_start", betaEnd = "beta_end", batchSize = "batch_size", steps
         case learningRate = "learning_rate", warmupSteps = "warmup_steps", lrSchedule = "lr_schedule"
         case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -158,6 +163,9 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         try need(numTrainTimesteps >= 2, "num_train_timesteps", "must be >= 2")
         try need(BetaScheduleKind(rawValue: betaSchedule) != nil, "beta_schedule",
                  "'\(betaSchedule)' is not one of \(BetaScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        try need(PredictionType(rawValue: predictionType) != nil, "prediction_type",
+                 "'\(predictionType)' is not one of epsilon, v_prediction, sample")
+        try need(snrGamma >= 0, "snr_gamma", "must be >= 0 (0 = plain MSE)")
         try need(batchSize >= 1, "batch_size", "must be >= 1")
         try need(steps >= 1, "steps", "must be >= 1")
         try need(learningRate > 0, "learning_rate", "must be positive")
@@ -181,6 +189,9 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         default: return .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: steps)
         }
     }
+
+    /// The prediction type as the Diffusion package's enum (valid after `validate()`).
+    public var prediction: PredictionType { PredictionType(rawValue: predictionType) ?? .vPrediction }
 
     /// The text encoder's configuration (token ids from the fitted tokenizer).
     public func textEncoderConfig(vocabularySize: Int, bosTokenID: Int, eosTokenID: Int) -> CLIPTextConfig {
@@ -221,7 +232,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var schedulerValues: [String: JSONValue] {
         var v: [String: JSONValue] = [
             "num_train_timesteps": .int(numTrainTimesteps), "beta_schedule": .string(betaSchedule),
-            "beta_start": .double(betaStart), "beta_end": .double(betaEnd), "prediction_type": "epsilon",
+            "beta_start": .double(betaStart), "beta_end": .double(betaEnd), "prediction_type": .string(predictionType),
         ]
         if sampler == "DDIMScheduler" || sampler == "DDPMScheduler" {
             v["clip_sample"] = true

@@ -31,7 +31,7 @@ public struct TrainingProgress: Sendable {
     }
 }
 
-/// The training loop of a text-to-image model on ShapesWorld: DDPM epsilon objective, caption dropout, AdamW with
+/// The training loop of a text-to-image model on ShapesWorld: DDPM objective (v, epsilon or x0; min-SNR weights), caption dropout, AdamW with
 /// warm-up and decay, global gradient clipping, EMA weights; resumable bit for bit from atomic checkpoints.
 ///
 /// Run folder: `train_config.json`, `tokenizer/` (fitted once), `checkpoints/checkpoint-<step>.safetensors`
@@ -157,7 +157,13 @@ public final class T2ITrainer {
         let noisy = DiffusionTraining.addNoise(original: batch.images, noise: batch.noise, timesteps: batch.timesteps, schedule: schedule)
         let context = try model.encode(batch.captions)
         let pred = model.unet.predict(Variable(noisy), timesteps: batch.timesteps.map(Float.init), context: context)
-        let loss = DiffusionTraining.loss(prediction: pred, target: batch.noise)
+        let target = DiffusionTraining.target(predictionType: config.prediction, original: batch.images,
+                                              noise: batch.noise, timesteps: batch.timesteps, schedule: schedule)
+        let weights = config.snrGamma > 0
+            ? DiffusionTraining.minSNRWeights(timesteps: batch.timesteps, schedule: schedule, gamma: Float(config.snrGamma),
+                                              predictionType: config.prediction)
+            : nil
+        let loss = DiffusionTraining.loss(prediction: pred, target: target, weights: weights)
         let value = loss.value.item()
         guard value.isFinite else { throw T2ITrainingError("loss is \(value) at step \(step)") }
         optimizer.zeroGrad()
@@ -242,7 +248,7 @@ public final class T2ITrainer {
         try metrics?.sync()
         let s = MetricsLog.series(try MetricsLog.read(url), key: "loss")
         guard s.x.count >= 2 else { return }
-        var chart = LineChart(title: "train-t2i loss (epsilon MSE)", logY: true, smoothing: 0.6)
+        var chart = LineChart(title: "train-t2i loss (\(config.predictionType) MSE\(config.snrGamma > 0 ? ", min-SNR weighted" : ""))", logY: true, smoothing: 0.6)
         chart.add("loss", x: s.x, y: s.y)
         try chart.write(to: runDirectory.appendingPathComponent("loss.png"))
     }

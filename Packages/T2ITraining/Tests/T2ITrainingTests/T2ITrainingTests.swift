@@ -59,6 +59,60 @@ final class T2IConfigTests: XCTestCase {
         XCTAssertEqual(u.crossAttentionDim, .one(c.textHiddenSize))
         XCTAssertEqual(try c.schedulerConfiguration().className, c.sampler)
     }
+
+    /// The objective's keys reach the scheduler folder and are validated by name.
+    func testPredictionTypeAndMinSNRKeys() throws {
+        let c = T2IConfig()
+        XCTAssertEqual(c.predictionType, "v_prediction")
+        XCTAssertEqual(c.schedulerValues["prediction_type"], .string("v_prediction"))
+        let e = try T2IConfig.decode(overrides: ["prediction_type": "epsilon", "snr_gamma": 0])
+        XCTAssertEqual(e.schedulerValues["prediction_type"], .string("epsilon"))
+        var bad = T2IConfig()
+        bad.predictionType = "velocity"
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("prediction_type"), "\($0)") }
+        bad = T2IConfig()
+        bad.snrGamma = -1
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("snr_gamma"), "\($0)") }
+    }
+}
+
+/// The loss of a training step is the min-SNR weighted MSE against the prediction type's target, computed here
+/// independently from the batch and the U-Net.
+final class TrainingObjectiveTests: XCTestCase {
+    func testStepLossMatchesTheObjective() throws {
+        for (prediction, gamma) in [("v_prediction", 5.0), ("epsilon", 0.0), ("epsilon", 2.0)] {
+            var cfg = try tinyConfig(steps: 2)
+            cfg.predictionType = prediction
+            cfg.snrGamma = gamma
+            let trainer = try T2ITrainer(config: cfg, runDirectory: temporaryFolder("objective-\(prediction)-\(gamma)"), resume: false)
+            let batch = trainer.data.batch(step: 0)
+            let expected: Float = try GradMode.noGrad {
+                let noisy = trainer.schedule.addNoise(original: batch.images, noise: batch.noise, timesteps: batch.timesteps)
+                let pred = trainer.model.unet.predict(Variable(noisy), timesteps: batch.timesteps.map(Float.init),
+                                                      context: try trainer.model.encode(batch.captions)).value
+                let b = batch.timesteps.count, per = pred.count / b
+                let p = pred.scalars, x0 = batch.images.scalars, eps = batch.noise.scalars
+                var total = 0.0
+                for i in 0..<b {
+                    let ab = Double(trainer.schedule.alphasCumprod[batch.timesteps[i]])
+                    let snr = ab / (1 - ab)
+                    var w = 1.0
+                    if gamma > 0 { w = min(snr, gamma) / (prediction == "v_prediction" ? snr + 1 : snr) }
+                    var se = 0.0
+                    for j in 0..<per {
+                        let k = i * per + j
+                        let target = prediction == "v_prediction"
+                            ? ab.squareRoot() * Double(eps[k]) - (1 - ab).squareRoot() * Double(x0[k]) : Double(eps[k])
+                        se += (Double(p[k]) - target) * (Double(p[k]) - target)
+                    }
+                    total += w * se / Double(per)
+                }
+                return Float(total / Double(b))
+            }
+            let (loss, _) = try trainer.trainStep()
+            XCTAssertEqual(loss, expected, accuracy: 1e-4 * max(1, abs(expected)), "\(prediction), gamma \(gamma)")
+        }
+    }
 }
 
 final class TrainingDataTests: XCTestCase {

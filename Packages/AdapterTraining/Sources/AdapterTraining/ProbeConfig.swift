@@ -24,8 +24,9 @@ public struct ProbeConfig: Codable, Equatable, Sendable {
     // Adapter.
     /// `bundled` (d 128, 4 heads, FFN 512, 4 + 16 queries) or `release` (d 256, 8 heads, FFN 2048, 10 + 100).
     public var preset = "bundled"
-    /// U-Net taps read by the adapter (`down0`.., `mid`, `up0`..); several are concatenated.
-    public var featureTaps = ["up1"]
+    /// U-Net taps read by the adapter (`down0`.., `mid`, `up0`..); several are concatenated. The default `cross-up`
+    /// is the method's tap, the first cross-attention up block: `up1` in Stable Diffusion, `up0` in the bundled model.
+    public var featureTaps = ["cross-up"]
     /// Dropout of the adapter; nil: the preset's (0.1).
     public var dropout: Float? = nil
     /// Whether to train the contrastive token-alignment head and loss as well.

@@ -21,6 +21,8 @@ public final class ProbeModel {
     public let unet: UNet2DConditionModel
     public let autoencoder: any Autoencoder
     public let schedule: NoiseSchedule
+    /// What the U-Net predicts (the scheduler config's `prediction_type`): the target of the denoising loss.
+    public let predictionType: PredictionType
     /// The seed of the random U-Net (control), or nil for the folder's weights.
     public let randomUNetSeed: UInt64?
 
@@ -31,6 +33,7 @@ public final class ProbeModel {
         textEncoder = pipe.textEncoder
         autoencoder = pipe.autoencoder
         schedule = NoiseSchedule(config: pipe.schedulerConfig)
+        predictionType = pipe.schedulerConfig.predictionType
         self.randomUNetSeed = randomUNetSeed
         if let seed = randomUNetSeed {
             unet = try UNet2DConditionModel(config: pipe.unet.config, seed: seed)
@@ -55,7 +58,9 @@ public final class ProbeModel {
 
     /// The adapter configuration of `preset` on `taps` for this model (feature channels from the U-Net config,
     /// text widths from the text encoder, token positions from the tokenizer).
-    public func adapterConfig(preset: String, taps: [String], dropout: Float? = nil, contrastiveAlign: Bool = false) throws -> AdapterConfig {
+    /// The alias `cross-up` resolves to the U-Net's first cross-attention up block.
+    public func adapterConfig(preset: String, taps requested: [String], dropout: Float? = nil, contrastiveAlign: Bool = false) throws -> AdapterConfig {
+        let taps = try FeatureTaps.resolve(requested, unet: unet.config)
         try unet.validateTaps(Set(taps))
         var c = try AdapterConfig.preset(preset, featureChannels: try FeatureTaps.featureChannels(of: taps, unet: unet.config),
                                          textEmbeddingDim: textEncoder.config.hiddenSize, featureTaps: taps,

@@ -152,7 +152,7 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertEqual(d.weightDecay, 1e-2)
         XCTAssertEqual(d.gradClipNorm, 1.0)
         XCTAssertEqual(d.lrSchedule, "constant")
-        XCTAssertEqual(d.featureTaps, ["up1"])
+        XCTAssertEqual(d.featureTaps, ["cross-up"])
         XCTAssertEqual(d.preset, "bundled")
     }
 }

@@ -19,6 +19,21 @@ public enum FeatureTaps {
         return names
     }
 
+    /// The alias of the method's default tap: the first up block with cross-attention (`up1` in Stable Diffusion
+    /// 1.x/2.x, `up0` in the bundled model, whose first up block already has cross-attention).
+    public static let firstCrossAttentionUp = "cross-up"
+
+    /// `taps` with the `cross-up` alias replaced by the U-Net's first `CrossAttn*` up block (`up<i>`).
+    public static func resolve(_ taps: [String], unet config: UNet2DConditionConfig) throws -> [String] {
+        try taps.map { name in
+            guard name == firstCrossAttentionUp else { return name }
+            guard let i = config.upBlockTypes.firstIndex(where: { $0.hasPrefix("CrossAttn") }) else {
+                throw AdapterError.config("tap '\(firstCrossAttentionUp)': this U-Net has no cross-attention up block (up_block_types \(config.upBlockTypes))")
+            }
+            return "up\(i)"
+        }
+    }
+
     /// Output channels of each tap of a diffusers `UNet2DConditionModel` config: `down i` -> block_out_channels[i],
     /// `mid` -> the last entry, `up i` -> the reversed list's entry i.
     public static func channels(of taps: [String], unet config: UNet2DConditionConfig) throws -> [Int] {

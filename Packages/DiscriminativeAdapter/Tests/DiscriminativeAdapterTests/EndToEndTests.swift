@@ -74,6 +74,14 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try FeatureTaps.parse("down1_mid"), ["down1", "mid"])
         XCTAssertThrowsError(try FeatureTaps.channels(of: ["up7"], unet: ConfigFile.decode(UNet2DConditionConfig.self,
                                                                                               from: Data(Self.unetJSON.utf8), name: "u")))
+        // The `cross-up` alias: SD's layout (first up block without attention) gives up1, the bundled one up0.
+        var sd = UNet2DConditionConfig()
+        sd.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
+        XCTAssertEqual(try FeatureTaps.resolve(["cross-up", "mid"], unet: sd), ["up1", "mid"])
+        sd.upBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"]
+        XCTAssertEqual(try FeatureTaps.resolve(["cross-up"], unet: sd), ["up0"])
+        sd.upBlockTypes = ["UpBlock2D", "UpBlock2D"]
+        XCTAssertThrowsError(try FeatureTaps.resolve(["cross-up"], unet: sd)) { XCTAssertTrue("\($0)".contains("cross-attention"), "\($0)") }
     }
 
     func testProbePlanOnShapesWorldTrainsTheAdapterOnly() throws {

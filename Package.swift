@@ -16,6 +16,7 @@ let package = Package(
         .package(path: "Packages/T2ITraining"),
         .package(path: "Packages/DiscriminativeAdapter"),
         .package(path: "Packages/AdapterTraining"),
+        .package(path: "Packages/SelfCorrection"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
@@ -53,6 +54,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "Diffusion", package: "Diffusion"),
+                .product(name: "AdapterTraining", package: "AdapterTraining"),
+                .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Sample"
@@ -80,6 +83,8 @@ let package = Package(
             name: "evaluate",
             dependencies: [
                 .product(name: "AdapterTraining", package: "AdapterTraining"),
+                .product(name: "Pipeline", package: "Pipeline"),
+                .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),

@@ -18,6 +18,7 @@ let package = Package(
         .package(path: "../ShapesWorld"),
         .package(path: "../DiscriminativeAdapter"),
         .package(path: "../Pipeline"),
+        .package(path: "../SelfCorrection"),
     ],
     targets: [
         .target(name: "AdapterTraining", dependencies: [
@@ -31,6 +32,7 @@ let package = Package(
             .product(name: "ShapesWorld", package: "ShapesWorld"),
             .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
             .product(name: "Pipeline", package: "Pipeline"),
+            .product(name: "SelfCorrection", package: "SelfCorrection"),
         ]),
         .testTarget(name: "AdapterTrainingTests", dependencies: [
             "AdapterTraining",
@@ -43,6 +45,8 @@ let package = Package(
             .product(name: "Diffusion", package: "Diffusion"),
             .product(name: "ShapesWorld", package: "ShapesWorld"),
             .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
+            .product(name: "Pipeline", package: "Pipeline"),
+            .product(name: "SelfCorrection", package: "SelfCorrection"),
         ]),
     ]
 )

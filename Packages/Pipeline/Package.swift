@@ -16,6 +16,7 @@ let package = Package(
         .package(path: "../Tokenizer"),
         .package(path: "../TextEncoder"),
         .package(path: "../Diffusion"),
+        .package(path: "../SelfCorrection"),
     ],
     targets: [
         .target(name: "Pipeline", dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
             .product(name: "Tokenizer", package: "Tokenizer"),
             .product(name: "TextEncoder", package: "TextEncoder"),
             .product(name: "Diffusion", package: "Diffusion"),
+            .product(name: "SelfCorrection", package: "SelfCorrection"),
         ]),
         .executableTarget(name: "bench-diffusion", dependencies: [
             .product(name: "Tensor", package: "Tensor"),
@@ -41,6 +43,8 @@ let package = Package(
             .product(name: "Tokenizer", package: "Tokenizer"),
             .product(name: "TextEncoder", package: "TextEncoder"),
             .product(name: "Diffusion", package: "Diffusion"),
+            .product(name: "SelfCorrection", package: "SelfCorrection"),
+            .product(name: "NN", package: "NN"),
         ], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,18 +1,21 @@
 // evaluate: discriminative evaluation of trained DPT adapters (ITM text/image accuracy, REC precision@1 with 95%
-// intervals, per split and category) and the probing sweep over U-Net taps x timesteps. The logic lives in
-// Packages/AdapterTraining; this file only parses flags.
+// intervals, per split and category), the probing sweep over U-Net taps x timesteps, and the generation evaluation
+// (ShapesWorld prompt suites judged image by image, per variant: base, LoRA, self-correction) with its merged
+// report. The logic lives in Packages/AdapterTraining; this file only parses flags.
 import AdapterTraining
 import ArgumentParser
 import DataIO
 import DiscriminativeAdapter
 import Foundation
+import Pipeline
+import SelfCorrection
 import ShapesWorld
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Evaluate text-to-image models and their DPT adapters.",
-        subcommands: [Discriminative.self, Sweep.self])
+        subcommands: [Discriminative.self, Sweep.self, Generation.self, GenerationReportCommand.self])
 }
 
 func parseSplits(_ list: String) throws -> [Split] {
@@ -142,6 +145,122 @@ struct Sweep: ParsableCommand {
         let r = try sweep.run(model: pm, output: outURL, log: stderrLine)
         print(r.markdown)
         stderrLine("wrote \(outURL.path)/sweep.md, sweep.json, heatmap.png")
+    }
+}
+
+struct Generation: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample a ShapesWorld prompt suite with one variant and judge every image (all-pass per category, 95% CI).",
+        discussion: """
+            Prompts: the first --prompts-per-category of each category of the suite (default all 60); image j of every \
+            prompt starts from seed j, so variants are compared on the same initial noise. Writes <out>/<variant>-<suite>.json \
+            (every verdict, per-category summaries, seconds per image) and <out>/<variant>-<suite>-<category>.png, and prints \
+            the table. A LoRA in <model>/unet_lora is merged unless --no-lora or --lora DIR. Steps and guidance default to \
+            sample_steps / guidance_scale of <model>/train_config.json (else 20 and 3). Merge several runs with \
+            `evaluate generation-report`.
+            """)
+
+    @Option(name: .long, help: "Text-to-image model folder (diffusers layout).")
+    var model: String = "Models/shapes-t2i"
+    @Option(name: .long, help: "Variant name: labels the results (e.g. base, lora, sc-eta0.5); letters, digits, . _ -.")
+    var variant: String
+    @Option(name: .long, help: "U-Net LoRA folder (default: <model>/unet_lora when it exists).")
+    var lora: String?
+    @Flag(name: .customLong("no-lora"), help: "Merge no LoRA.")
+    var noLoRA = false
+    @Flag(name: .customLong("self-correct"), help: "DPT self-correction with the adapter's matching score.")
+    var selfCorrect = false
+    @Option(name: .long, help: "Self-correction strength (default 0.5).")
+    var eta: Float?
+    @Option(name: .customLong("eta-steps"), help: "Self-correct only the first K steps (default: every step).")
+    var etaSteps: Int?
+    @Option(name: .customLong("correction-mode"), help: "release or paper (default release).")
+    var correctionMode: String?
+    @Option(name: .long, help: "Adapter folder for self-correction (default <model>/adapter).")
+    var adapter: String?
+    @Option(name: .long, help: "Prompt suite: id or ood.")
+    var suite: String
+    @Option(name: .customLong("prompts-per-category"), help: "First N prompts of each category (default: all 60).")
+    var promptsPerCategory: Int?
+    @Option(name: .customLong("images-per-prompt"), help: "Images (seeds 0..<n) per prompt.")
+    var imagesPerPrompt: Int = 4
+    @Option(name: .long, help: "Denoising steps (default: the model's sample_steps, else 20).")
+    var steps: Int?
+    @Option(name: .long, help: "Guidance scale (default: the model's guidance_scale, else 3).")
+    var guidance: Float?
+    @Option(name: .long, help: "Images per pipeline call.")
+    var batch: Int = 16
+    @Option(name: .long, help: "Output folder.")
+    var out: String
+
+    func validate() throws {
+        try GenerationVariant.validate(name: variant)
+        guard PromptSuite.Name(rawValue: suite) != nil else {
+            throw ValidationError("--suite '\(suite)' is unknown; suites: \(PromptSuite.Name.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if lora != nil && noLoRA { throw ValidationError("--lora and --no-lora exclude each other") }
+        if !selfCorrect {
+            let given = [eta.map { _ in "--eta" }, etaSteps.map { _ in "--eta-steps" }, correctionMode.map { _ in "--correction-mode" },
+                         adapter.map { _ in "--adapter" }].compactMap { $0 }
+            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) only take effect with --self-correct") }
+        }
+    }
+
+    func run() throws {
+        let modelURL = URL(fileURLWithPath: model)
+        let settingsSC = selfCorrect
+            ? try GenerationVariant.selfCorrectionSettings(eta: eta ?? 0.5, etaSteps: etaSteps, mode: correctionMode ?? "release") : nil
+        let v = GenerationVariant(name: variant, lora: noLoRA ? .none : lora.map { .folder(URL(fileURLWithPath: $0)) } ?? .automatic,
+                                  selfCorrection: settingsSC, adapter: adapter.map { URL(fileURLWithPath: $0) })
+        let defaults = try GenerationEvaluation.samplingDefaults(model: modelURL)
+        let settings = GenerationEvaluation.Settings(promptsPerCategory: promptsPerCategory, imagesPerPrompt: imagesPerPrompt,
+                                                     steps: steps ?? defaults.steps, guidanceScale: guidance ?? defaults.guidanceScale,
+                                                     batch: batch)
+        try settings.validate()
+        let promptSuite = try PromptSuite.load(PromptSuite.Name(rawValue: suite)!)
+        let loaded = try v.load(model: modelURL)
+        stderrLine("\(variant): \(modelURL.lastPathComponent), LoRA \(loaded.loraFolder?.path ?? "none"), "
+            + (loaded.corrector.map { "self-correction \(GenerationEvaluation.describe($0.settings.eta)) \($0.settings.mode.rawValue) with \(loaded.adapterFolder!.path)" } ?? "no self-correction")
+            + "; suite \(suite), \(settings.steps) steps, guidance \(settings.guidanceScale)")
+        let start = Date()
+        let output = try GenerationEvaluation.run(variant: v, loaded: loaded, model: modelURL, suite: promptSuite, settings: settings) { done, total in
+            let elapsed = Date().timeIntervalSince(start)
+            stderrLine(String(format: "  %@ %d/%d images (%.0f s, %.2f s/image)", suite, done, total, elapsed, elapsed / Double(max(done, 1))))
+        }
+        let json = try GenerationEvaluation.write(output, to: URL(fileURLWithPath: out))
+        print(GenerationEvaluation.markdownTable(output.result))
+        stderrLine("wrote \(json.path) and \(output.grids.count) grid PNGs")
+    }
+}
+
+struct GenerationReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generation-report",
+        abstract: "Merge every generation result JSON in a folder into one markdown report.",
+        discussion: """
+            Per suite: variants x categories (all-pass % with 95% intervals), and for each variant that shares prompts \
+            and seeds with the base variant, the paired all-pass difference with a 95% paired-bootstrap interval over \
+            prompts; plus seconds per image per variant.
+            """)
+
+    @Option(name: .long, help: "Folder of <variant>-<suite>.json results.")
+    var results: String
+    @Option(name: .long, help: "Markdown file to write.")
+    var out: String
+    @Option(name: .long, help: "The variant the others are compared with.")
+    var base: String = "base"
+    @Option(name: .long, help: "Bootstrap resamples of the paired difference.")
+    var resamples: Int = 2000
+    @Option(name: .long, help: "Bootstrap seed.")
+    var seed: UInt64 = 0
+
+    func run() throws {
+        guard resamples >= 1 else { throw ValidationError("--resamples must be at least 1") }
+        let all = try GenerationReport.loadResults(in: URL(fileURLWithPath: results))
+        let md = GenerationReport.markdown(all, base: base, resamples: resamples, seed: seed)
+        print(md)
+        try AtomicFile.write(Data(md.utf8), to: URL(fileURLWithPath: out))
+        stderrLine("wrote \(out) from \(all.count) result(s)")
     }
 }
 

@@ -1,9 +1,12 @@
 // sample: text-to-image with a diffusers-layout model folder (the bundled model by default, or any Stable
 // Diffusion 1.x/2.x folder). Writes one PNG per image and a grid. `swift run -c release sample --help`.
+// Optional: a U-Net LoRA (DPT stage 2) and DPT's self-correction with a trained discriminative adapter.
+import AdapterTraining
 import ArgumentParser
 import Diffusion
 import Foundation
 import Pipeline
+import SelfCorrection
 
 @main
 struct Sample: ParsableCommand {
@@ -13,7 +16,9 @@ struct Sample: ParsableCommand {
         discussion: """
         Image j of every prompt starts from seed + j, so a file does not depend on --batch or on the other prompts \
         (with a deterministic scheduler). Output names: <prompt index>-<prompt>-s<seed>.png, plus grid.png \
-        (one row per prompt).
+        (one row per prompt). A U-Net LoRA in <model>/unet_lora is merged when present (--lora DIR for another, \
+        --no-lora for none). --self-correct moves each latent along the gradient of the adapter's matching score \
+        before every noise prediction (DPT; eta 0.5 at every step by default, as the authors' release).
         """)
 
     static let bundledModel = "Models/shapes-t2i"
@@ -35,6 +40,16 @@ struct Sample: ParsableCommand {
     @Option(help: "Image width in pixels (default: the model's).") var width: Int?
     @Option(help: "Weight file variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors.") var variant: String?
     @Flag(help: "No progress bar.") var quiet = false
+    @Option(help: "U-Net LoRA folder to merge (default: <model>/unet_lora when it exists).") var lora: String?
+    @Flag(name: .customLong("no-lora"), help: "Do not merge any LoRA, not even <model>/unet_lora.") var noLoRA = false
+    @Flag(name: .customLong("self-correct"), help: "DPT self-correction with the adapter's matching score.") var selfCorrect = false
+    @Option(help: "Self-correction strength eta (default 0.5).") var eta: Float?
+    @Option(name: .customLong("eta-steps"), help: "Self-correct only the first K denoising steps (default: every step).")
+    var etaSteps: Int?
+    @Option(name: .customLong("correction-mode"),
+            help: "release (the scheduler steps from the uncorrected latent, as the authors' code) or paper (from the corrected one). Default release.")
+    var correctionMode: String?
+    @Option(help: "Adapter folder for self-correction (default: <model>/adapter).") var adapter: String?
 
     func validate() throws {
         if prompt.isEmpty && promptsFile == nil { throw ValidationError("give --prompt TEXT (repeatable) or --prompts FILE") }
@@ -42,6 +57,22 @@ struct Sample: ParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let scheduler { _ = try SchedulerChoice(name: scheduler) }
+        if lora != nil && noLoRA { throw ValidationError("--lora and --no-lora exclude each other") }
+        if !selfCorrect {
+            let given = [eta.map { _ in "--eta" }, etaSteps.map { _ in "--eta-steps" }, correctionMode.map { _ in "--correction-mode" },
+                         adapter.map { _ in "--adapter" }].compactMap { $0 }
+            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) only take effect with --self-correct") }
+        } else {
+            do { _ = try samplingVariant().selfCorrection } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    /// The LoRA and self-correction choices as a `GenerationVariant`.
+    func samplingVariant() throws -> GenerationVariant {
+        let choice: GenerationVariant.LoRAChoice = noLoRA ? .none : lora.map { .folder(URL(fileURLWithPath: $0)) } ?? .automatic
+        let settings = selfCorrect
+            ? try GenerationVariant.selfCorrectionSettings(eta: eta ?? 0.5, etaSteps: etaSteps, mode: correctionMode ?? "release") : nil
+        return GenerationVariant(name: "sample", lora: choice, selfCorrection: settings, adapter: adapter.map { URL(fileURLWithPath: $0) })
     }
 
     /// --model, or the bundled model found from the working directory or above the executable.
@@ -65,8 +96,10 @@ struct Sample: ParsableCommand {
         if let promptsFile { prompts += try SampleJob.readPrompts(URL(fileURLWithPath: promptsFile)) }
         let folder = try modelFolder()
         let loadStart = Date()
-        let pipeline = try StableDiffusionPipeline(folder: folder, scheduler: scheduler, variant: variant)
+        let loaded = try samplingVariant().load(model: folder, scheduler: scheduler, weightsVariant: variant)
+        let pipeline = loaded.pipeline
         var job = SampleJob(prompts: prompts, output: URL(fileURLWithPath: out))
+        job.selfCorrection = loaded.corrector
         job.imagesPerPrompt = n
         job.seed = seed
         job.negativePrompt = negativePrompt
@@ -80,9 +113,27 @@ struct Sample: ParsableCommand {
         log("model \(folder.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; "
             + "\(prompts.count) prompt(s) x \(n) image(s), \(size.height)x\(size.width), \(pipeline.scheduler.className) "
             + "\(steps) steps, guidance \(job.guidanceScale ?? SampleJob.defaultGuidance), batch \(batch)")
+        log("LoRA: \(loaded.loraFolder.map { "\($0.path) (rank \(pipeline.loraConfig?.r ?? 0), merged)" } ?? "none")")
+        if let c = loaded.corrector, let a = loaded.adapterFolder {
+            log("self-correction: eta \(GenerationEvaluation.describe(c.settings.eta)), \(c.settings.mode.rawValue) mode, adapter \(a.path) "
+                + "(taps \(loaded.scorer?.model.adapter.config.featureTaps.joined(separator: "+") ?? "?")"
+                + "\(loaded.scorer?.randomUNetSeed.map { ", random-U-Net control seed \($0)" } ?? ""))")
+        }
         let report = try job.run(on: pipeline, progress: quiet ? nil : ProgressBar(label: "sample"))
         log("wrote \(report.images.count) images and \(report.grid.path) "
-            + "(\(String(format: "%.2f", Double(report.imageCount) / max(report.seconds, 1e-9))) images/s)")
+            + "(\(String(format: "%.2f", Double(report.imageCount) / max(report.seconds, 1e-9))) images/s denoising + decoding; "
+            + "\(String(format: "%.3f", report.secondsPerImage)) s/image wall)")
+        if !report.corrections.isEmpty {
+            // Mean adapter score over the images at the first and last corrected step.
+            let steps = report.corrections.flatMap { $0 }.filter { !$0.scores.isEmpty }
+            if let first = steps.map(\.stepIndex).min(), let last = steps.map(\.stepIndex).max() {
+                func mean(_ i: Int) -> Double {
+                    let s = steps.filter { $0.stepIndex == i }.flatMap(\.scores)
+                    return s.reduce(0.0) { $0 + Double($1) } / Double(max(1, s.count))
+                }
+                log(String(format: "self-correction: mean adapter score %.4f at step %d, %.4f at step %d", mean(first), first, mean(last), last))
+            }
+        }
     }
 
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -9,6 +9,8 @@ import Tokenizer
 /// `StableDiffusionPipeline.encode_prompt` does: fixed-length ids (padded to the tokenizer's context), no attention
 /// mask, the encoder's last hidden state (or a `clipSkip` layer). Prompts longer than the context are truncated
 /// (start token, the first L − 2 tokens, end token) and reported in `warnings`, with the words that were dropped.
+/// `encode` and `conditioningWithPooled` also return the pooled embedding e_y per prompt (CLIP's pooled output), the
+/// text side of DPT's matching score.
 public struct PromptEncoder {
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
@@ -50,11 +52,56 @@ public struct PromptEncoder {
         return (states, warnings)
     }
 
+    /// Token states and pooled embeddings of a list of prompts.
+    public struct EncodedPrompts {
+        /// The U-Net conditioning [P, L, D]: exactly what `embeddings` returns (last hidden state or `clipSkip`).
+        public var states: Tensor
+        /// The pooled text embedding e_y per prompt [P, D]: CLIP's `pooler_output`, the end-token state of the
+        /// last layer after the final LayerNorm. Always from the full encoder, whatever `clipSkip` is, because DPT
+        /// scores images against it (method notes §3).
+        public var pooled: Tensor
+        public var warnings: [String]
+    }
+
+    /// Token states and pooled embeddings of `prompts` (no graph recorded). Without `clipSkip` one encoder pass
+    /// gives both (the states are then bit-identical to `embeddings`); with it, a second, shorter pass gives the
+    /// states.
+    public func encode(_ prompts: [String]) throws -> EncodedPrompts {
+        guard !prompts.isEmpty else { throw PipelineError("prompts", "no prompt given") }
+        let encoded = try tokenizer.encode(prompts)
+        var warnings: [String] = []
+        for (p, e) in zip(prompts, encoded) where e.wasTruncated {
+            if let w = try truncationWarning(for: p) { warnings.append(w) }
+        }
+        let input = try CLIPTextInput(encoded)
+        return GradMode.noGrad {
+            let out = textEncoder(input)
+            let states = clipSkip == nil ? out.lastHiddenState.value : textEncoder.promptEmbeddings(input, clipSkip: clipSkip).value
+            return EncodedPrompts(states: states, pooled: out.pooledOutput.value, warnings: warnings)
+        }
+    }
+
     /// The conditioning of `prompts` with their negative prompts (one per prompt, or one for all; nil = the empty
     /// prompt, as diffusers uses). `withUncond` false skips the negative half (guidance off).
     public func conditioning(prompts: [String], negativePrompts: [String]? = nil,
                              withUncond: Bool = true) throws -> (TextConditioning, warnings: [String]) {
         let (cond, warnings) = try embeddings(prompts)
+        return try attachingNegatives(to: cond, prompts: prompts, warnings: warnings, negativePrompts: negativePrompts,
+                                      withUncond: withUncond)
+    }
+
+    /// `conditioning` plus the prompts' pooled embeddings e_y [P, D] (self-correction scores against them; the
+    /// negative prompts get none: the correction uses the conditional branch only).
+    public func conditioningWithPooled(prompts: [String], negativePrompts: [String]? = nil, withUncond: Bool = true)
+        throws -> (TextConditioning, pooled: Tensor, warnings: [String]) {
+        let e = try encode(prompts)
+        let (c, w) = try attachingNegatives(to: e.states, prompts: prompts, warnings: e.warnings, negativePrompts: negativePrompts,
+                                            withUncond: withUncond)
+        return (c, e.pooled, w)
+    }
+
+    private func attachingNegatives(to cond: Tensor, prompts: [String], warnings: [String], negativePrompts: [String]?,
+                                    withUncond: Bool) throws -> (TextConditioning, warnings: [String]) {
         guard withUncond else { return (TextConditioning(cond: cond), warnings) }
         var negatives = negativePrompts ?? [""]
         if negatives.count == 1 && prompts.count > 1 { negatives = Array(repeating: negatives[0], count: prompts.count) }

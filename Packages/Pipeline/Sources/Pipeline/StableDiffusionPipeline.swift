@@ -1,6 +1,7 @@
 import DataIO
 import Diffusion
 import Foundation
+import SelfCorrection
 import Tensor
 import TextEncoder
 import Tokenizer
@@ -21,6 +22,10 @@ public final class StableDiffusionPipeline {
     public let sampler: TextToImagePipeline
     /// Where warnings (truncated prompts) go; stderr by default.
     public var warningHandler: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
+
+    /// The LoRA folder merged into `unet` by `loadLoRA`, and its settings (nil: the folder's U-Net as is).
+    public private(set) var loraFolder: URL?
+    public private(set) var loraConfig: UNetLoRAConfig?
 
     public var scheduler: any Scheduler { sampler.scheduler }
     public var tokenizer: CLIPTokenizer { prompts.tokenizer }
@@ -99,6 +104,30 @@ public final class StableDiffusionPipeline {
         sampler.scheduler = try SchedulerChoice(name: name).makeScheduler(from: schedulerConfig)
     }
 
+    /// Merges the U-Net LoRA in `folder` (`adapter_config.json` + `pytorch_lora_weights.safetensors`, as
+    /// `UNetLoRA.save` and DPT stage 2 write it) into `unet`'s weights: sampling then costs what it did without it,
+    /// and every user of `unet` (the sampler, a self-correction scorer built on it) sees the tuned U-Net. The U-Net
+    /// stays frozen. One LoRA per pipeline: a second call throws (load the folder again to switch). Errors name the
+    /// LoRA folder and the file or key at fault (missing, unexpected or mis-shaped keys, a rank the layers cannot
+    /// take); a failed load leaves zero-initialised, unmerged adapters behind, which do not change the output.
+    @discardableResult
+    public func loadLoRA(from folder: URL) throws -> UNetLoRAConfig {
+        func fail(_ message: String) -> ModelLoadError { ModelLoadError(folder: folder.path, component: UNetLoRA.componentName, message) }
+        if let loraFolder {
+            throw fail("this pipeline already merged the LoRA in \(loraFolder.path); load the model folder again to use another")
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
+            throw fail("the LoRA folder does not exist (expected \(UNetLoRA.configFileName) and \(UNetLoRA.weightsFileName), as train-adapter --stage tune writes them)")
+        }
+        let config: UNetLoRAConfig
+        do { config = try UNetLoRA.load(from: folder, into: unet, merge: true) } catch { throw fail("\(error)") }
+        _ = unet.store.freeze()
+        loraFolder = folder
+        loraConfig = config
+        return config
+    }
+
     /// Generates `prompts.count × options.imagesPerPrompt` images (prompt-major). `negativePrompt`: one for all
     /// prompts, nil = the empty prompt. Prompts longer than the tokenizer's context are truncated with a warning.
     public func generate(prompts list: [String], negativePrompt: String? = nil,
@@ -108,5 +137,24 @@ public final class StableDiffusionPipeline {
                                                                 withUncond: options.usesGuidance)
         warnings.forEach(warningHandler)
         return try sampler.generate(conditioning, options: options, hooks: hooks, decode: decode, progress: progress)
+    }
+
+    /// `generate` with DPT's self-correction (`SelfCorrection` package) when `corrector` is given: the prompts'
+    /// pooled embeddings e_y go with their token states to the corrector's scorer, on the conditional branch only
+    /// (the negative prompt never enters the score). nil runs the plain pipeline (no records). Returns the result
+    /// and one `CorrectionRecord` per step. The scorer must read the same U-Net as the sampler (`unet`, with any
+    /// merged LoRA) for the correction to be DPT's.
+    public func generate(prompts list: [String], negativePrompt: String? = nil, options: GenerationOptions = GenerationOptions(),
+                         selfCorrection corrector: SelfCorrector?, hooks: [any StepHook] = [], decode: Bool = true,
+                         progress: ((GenerationProgress) -> Void)? = nil) throws -> (GenerationResult, [CorrectionRecord]) {
+        guard let corrector else {
+            return (try generate(prompts: list, negativePrompt: negativePrompt, options: options, hooks: hooks, decode: decode,
+                                 progress: progress), [])
+        }
+        let (conditioning, pooled, warnings) = try prompts.conditioningWithPooled(prompts: list, negativePrompts: negativePrompt.map { [$0] },
+                                                                                  withUncond: options.usesGuidance)
+        warnings.forEach(warningHandler)
+        return try sampler.generate(conditioning, pooled: pooled, selfCorrection: corrector, options: options, hooks: hooks,
+                                    decode: decode, progress: progress)
     }
 }

@@ -35,7 +35,9 @@ final class DiffusersFolderTests: XCTestCase {
         XCTAssertEqual(records.count, 2)
         XCTAssertTrue(records.allSatisfy { ($0["loss"]?.doubleValue ?? .nan).isFinite })
         let (pm, dm) = try TrainedAdapter.load(model: folder, adapterFolder: trainer.adapterDirectory)
-        XCTAssertEqual(dm.adapter.config.featureChannels, 16)          // up1 of block_out_channels [16, 32]
+        // The default tap `cross-up` is this U-Net's first cross-attention up block: up0 (32 channels of [16, 32]).
+        XCTAssertEqual(dm.adapter.config.featureTaps, ["up0"])
+        XCTAssertEqual(dm.adapter.config.featureChannels, 32)
         XCTAssertEqual(dm.adapter.config.maxTextTokens, 77)
         let set = try EvaluationSet.make(model: pm, world: pm.world(seed: 0), split: .testID, count: 2, batchSize: 2)
         let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: pm.numTrainTimesteps / 2, schedule: pm.schedule)

@@ -31,8 +31,8 @@ struct Sample: ParsableCommand {
     @Option(help: "Output folder.") var out: String = "samples"
     @Option(help: "Model folder (diffusers layout). Default: the bundled model \(Sample.bundledModel).") var model: String?
     @Option(help: "Scheduler: \(SchedulerChoice.names.joined(separator: ", ")) (default: the folder's).") var scheduler: String?
-    @Option(help: "Denoising steps (default \(SampleJob.defaultSteps)).") var steps: Int?
-    @Option(help: "Classifier-free guidance scale; <= 1 turns guidance off (default \(SampleJob.defaultGuidance)).")
+    @Option(help: "Denoising steps (default: the model's train_config.json sample_steps when it has one, else \(SampleJob.defaultSteps)).") var steps: Int?
+    @Option(help: "Classifier-free guidance scale; <= 1 turns guidance off (default: the model's train_config.json guidance_scale when it has one, else \(SampleJob.defaultGuidance)).")
     var guidance: Float?
     @Option(name: .customLong("negative-prompt"), help: "Negative prompt for every prompt.") var negativePrompt: String?
     @Option(help: "Images per U-Net call.") var batch: Int = 4
@@ -103,8 +103,11 @@ struct Sample: ParsableCommand {
         job.imagesPerPrompt = n
         job.seed = seed
         job.negativePrompt = negativePrompt
-        job.steps = steps
-        job.guidanceScale = guidance
+        // A model trained by train-t2i records the sampler settings it was evaluated with; diffusers' 50 / 7.5 otherwise.
+        let trained = FileManager.default.fileExists(atPath: folder.appendingPathComponent("train_config.json").path)
+            ? try GenerationEvaluation.samplingDefaults(model: folder) : nil
+        job.steps = steps ?? trained?.steps
+        job.guidanceScale = guidance ?? trained?.guidanceScale
         job.batch = batch
         job.height = height
         job.width = width

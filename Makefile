@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SYSTEM_PACKAGES := libopenblas-dev libpng-dev zlib1g-dev pkg-config
 VENV := Tools/reference/.venv
 
-.PHONY: test deps demo build bench reference-env fixtures clean
+.PHONY: test deps demo build bench reference-env fixtures clean reproduce
 
 ## Install the system libraries the packages link against, when missing (needs root or sudo).
 deps:
@@ -21,6 +21,10 @@ test: deps
 ## The main job: build the tools and run the demo.
 demo: deps
 	swift run -c release demo
+
+## The whole DPT chain (stage 1 + control, sweep, stage 2, generation variants), writing Docs/results/ (hours on 2 cores).
+reproduce: deps
+	bash Tools/reproduce.sh
 
 build: deps
 	swift build -c release

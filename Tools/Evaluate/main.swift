@@ -42,6 +42,8 @@ struct Discriminative: ParsableCommand {
     var model: String = "Models/shapes-t2i"
     @Option(name: .long, parsing: .singleValue, help: "Adapter folder (repeatable; default <model>/adapter).")
     var adapter: [String] = []
+    @Option(name: .long, parsing: .singleValue, help: "U-Net LoRA folder per --adapter, in order ('none' for no LoRA); stage-2 adapters are evaluated with their LoRA merged.")
+    var lora: [String] = []
     @Option(name: .long, help: "Comma-separated splits.")
     var split: String = "test-id,test-ood"
     @Option(name: .customLong("t"), help: "Timestep of the noisy latents (default T/2).")
@@ -63,10 +65,15 @@ struct Discriminative: ParsableCommand {
         let adapters = adapter.isEmpty ? [modelURL.appendingPathComponent(DiscriminativeAdapter.componentName)] : adapter.map { URL(fileURLWithPath: $0) }
         var rows: [(label: String, evaluation: SplitEvaluation)] = []
         var json: [JSONValue] = []
-        for dir in adapters {
-            let (pm, dm) = try TrainedAdapter.load(model: modelURL, adapterFolder: dir)
-            let label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(dm.adapter.config.featureTaps.joined(separator: "+"))" }
-                ?? "stage-1 adapter, \(dm.adapter.config.featureTaps.joined(separator: "+"))"
+        guard lora.isEmpty || lora.count == adapters.count else {
+            throw ValidationError("--lora: give one per --adapter (\(adapters.count)), 'none' where there is none; got \(lora.count)")
+        }
+        for (i, dir) in adapters.enumerated() {
+            let loraURL = lora.isEmpty || lora[i] == "none" ? nil : URL(fileURLWithPath: lora[i])
+            let (pm, dm) = try TrainedAdapter.load(model: modelURL, adapterFolder: dir, lora: loraURL)
+            let taps = dm.adapter.config.featureTaps.joined(separator: "+")
+            let label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(taps)" }
+                ?? (loraURL != nil ? "stage-2 (DPT) adapter + LoRA, \(taps)" : "stage-1 adapter, \(taps)")
             let t = timestep ?? pm.numTrainTimesteps / 2
             for s in splits {
                 let start = Date()
@@ -80,7 +87,7 @@ struct Discriminative: ParsableCommand {
             }
         }
         var md = "## Discriminative evaluation: \(modelURL.lastPathComponent)\n\n"
-        md += "Command: `swift run -c release evaluate discriminative --model \(model)\(adapter.map { " --adapter \($0)" }.joined()) --split \(split)\(timestep.map { " --t \($0)" } ?? "") --count \(count)`\n\n"
+        md += "Command: `swift run -c release evaluate discriminative --model \(model)\(adapter.map { " --adapter \($0)" }.joined())\(lora.map { " --lora \($0)" }.joined()) --split \(split)\(timestep.map { " --t \($0)" } ?? "") --count \(count)`\n\n"
         md += EvaluationReport.overallTable(rows) + "\n"
         for (label, e) in rows { md += EvaluationReport.categoryTable(label: label, e) + "\n" }
         for (label, e) in rows { md += EvaluationReport.negativeKindTable(label: label, e) + "\n" }

@@ -1,4 +1,5 @@
 import DataIO
+import Diffusion
 import DiscriminativeAdapter
 import Foundation
 
@@ -16,8 +17,9 @@ public enum TrainedAdapter {
     }
 
     /// Loads `adapterFolder` (default: `<model>/adapter`) and the matching model; throws naming the folder when
-    /// the adapter is missing or does not fit the U-Net.
-    public static func load(model modelURL: URL, adapterFolder: URL? = nil) throws -> (model: ProbeModel, discriminative: DiscriminativeModel) {
+    /// the adapter is missing or does not fit the U-Net. `lora` (a stage-2 `unet_lora` folder) is merged into the
+    /// U-Net first, so that a tuned adapter is evaluated on the features it was tuned with.
+    public static func load(model modelURL: URL, adapterFolder: URL? = nil, lora: URL? = nil) throws -> (model: ProbeModel, discriminative: DiscriminativeModel) {
         let dir = adapterFolder ?? modelURL.appendingPathComponent(DiscriminativeAdapter.componentName)
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) else {
             throw AdapterTrainingError("no trained adapter in \(dir.path) (config.json missing): run `swift run -c release train-adapter --stage probe` first")
@@ -25,6 +27,12 @@ public enum TrainedAdapter {
         let folder = ComponentFolder(dir)
         let adapter = try DiscriminativeAdapter.load(from: folder)
         let model = try ProbeModel(folder: modelURL, randomUNetSeed: try randomUNetSeed(in: folder))
+        if let lora {
+            guard model.randomUNetSeed == nil else {
+                throw AdapterTrainingError("the adapter in \(dir.path) is a random-U-Net control; a LoRA (\(lora.path)) does not apply to it")
+            }
+            try UNetLoRA.load(from: lora, into: model.unet, merge: true)
+        }
         let expected = try FeatureTaps.featureChannels(of: adapter.config.featureTaps, unet: model.unet.config)
         guard expected == adapter.config.featureChannels else {
             throw AdapterTrainingError("the adapter in \(dir.path) reads \(adapter.config.featureChannels) channels from \(adapter.config.featureTaps) but this U-Net gives \(expected)")

@@ -85,3 +85,24 @@ public struct ProbeInputs {
         return ProbeInputs(batch: batch, latents: latents, noise: noise, timesteps: ts, captions: captions, expressions: expressions)
     }
 }
+
+extension ProbeInputs {
+    /// Samples `range` of these inputs (their images, latents, noise, timesteps and text features): how a step's
+    /// inputs, drawn once for the effective batch, are cut into micro-batches for gradient accumulation.
+    public func rows(_ range: Range<Int>) -> ProbeInputs {
+        tensorCheck(range.lowerBound >= 0 && range.upperBound <= count && !range.isEmpty, "ProbeInputs.rows",
+                    "rows \(range) of a batch of \(count)")
+        var b = batch
+        b.samples = Array(batch.samples[range])
+        b.images = batch.images.sliced(axis: 0, start: 3 * range.lowerBound, end: 3 * range.upperBound)
+        b.captions = Array(batch.captions[range])
+        b.hardNegatives = Array(batch.hardNegatives[range])
+        b.expressions = Array(batch.expressions[range])
+        b.recTargets = Array(batch.recTargets[range])
+        let three = Array((3 * range.lowerBound)..<(3 * range.upperBound))
+        return ProbeInputs(batch: b, latents: latents.sliced(axis: 0, start: 3 * range.lowerBound, end: 3 * range.upperBound),
+                           noise: noise.sliced(axis: 0, start: range.lowerBound, end: range.upperBound),
+                           timesteps: Array(timesteps[range]), captions: captions.rows(three),
+                           expressions: expressions.rows(Array(range)))
+    }
+}

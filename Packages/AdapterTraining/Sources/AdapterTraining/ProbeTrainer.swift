@@ -271,7 +271,10 @@ public final class ProbeTrainer {
     public static let randomUNetSeedKey = "dpt.random_unet_seed"
 
     /// Drops metric records past `step` (left by an interrupted run) so that the log matches the resumed run.
-    private func trimMetrics(after step: Int) throws {
+    private func trimMetrics(after step: Int) throws { try Self.trimMetrics(at: metricsURL, after: step) }
+
+    /// Drops the records of the metrics log at `url` past `step` (shared with the stage-2 trainer).
+    static func trimMetrics(at metricsURL: URL, after step: Int) throws {
         guard FileManager.default.fileExists(atPath: metricsURL.path) else { return }
         let records = try MetricsLog.read(metricsURL)
         let keep = records.filter { ($0["step"]?.intValue ?? 0) <= step }

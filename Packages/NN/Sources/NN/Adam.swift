@@ -17,6 +17,9 @@ public class Adam: Optimizer {
     public let decoupledWeightDecay: Bool
     public let amsgrad: Bool
     public let parameters: [NamedParameter]
+    /// Per-parameter multipliers of `learningRate` by parameter name (PyTorch's parameter groups with their own lr);
+    /// a parameter not listed uses 1. The decoupled weight decay uses the scaled rate too, as in a PyTorch group.
+    public var learningRateScales: [String: Double] = [:]
 
     struct State {
         var step: Int
@@ -58,12 +61,13 @@ public class Adam: Optimizer {
             let t = Double(st.step)
             let bc1 = 1 - Foundation.pow(beta1, t)
             let bc2 = 1 - Foundation.pow(beta2, t)
-            let stepSizeNeg = Float(-(learningRate / bc1))
+            let lr = learningRate * (learningRateScales[p.name] ?? 1)
+            let stepSizeNeg = Float(-(lr / bc1))
             let bc2Sqrt = Float(bc2.squareRoot())
             let coupled = !decoupledWeightDecay && weightDecay != 0
             let decoupled = decoupledWeightDecay && weightDecay != 0
             let k = Kernel(w1: Float(1 - beta1), b2: Float(beta2), w2: Float(1 - beta2), eps: Float(eps),
-                           wd: coupled ? Float(weightDecay) : 0, decay: decoupled ? Float(1 - learningRate * weightDecay) : 1,
+                           wd: coupled ? Float(weightDecay) : 0, decay: decoupled ? Float(1 - lr * weightDecay) : 1,
                            stepSizeNeg: stepSizeNeg, bc2Sqrt: bc2Sqrt)
             var mx = st.maxExpAvgSq ?? Tensor(shape: [0], repeating: 0)
             st.maxExpAvgSq = nil  // keep the buffer uniquely referenced while mutating it

@@ -30,6 +30,9 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     /// (cross-attention gradients are tiny early on and Adam turns them into full-size noisy steps), so the
     /// bundled model keeps the randomly initialised CLIP encoder fixed and the U-Net learns to read it.
     public var trainTextEncoder = false
+    /// Multiplier of `learning_rate` for the text encoder's parameters when `train_text_encoder` is on (a lower rate
+    /// keeps the from-scratch encoder from collapsing while the U-Net learns to read it).
+    public var textEncoderLRScale = 1.0
 
     // U-Net (UNet2DConditionModel).
     public var blockOutChannels = [32, 64, 64]
@@ -85,6 +88,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         case seed, imageSize = "image_size", vocabSize = "vocab_size", tokenizerCorpusSize = "tokenizer_corpus_size"
         case contextLength = "context_length", textHiddenSize = "text_hidden_size", textLayers = "text_layers"
         case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size", trainTextEncoder = "train_text_encoder"
+        case textEncoderLRScale = "text_encoder_lr_scale"
         case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
         case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
         case midBlock = "mid_block", predictionType = "prediction_type", snrGamma = "snr_gamma", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
@@ -169,6 +173,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         try need(batchSize >= 1, "batch_size", "must be >= 1")
         try need(steps >= 1, "steps", "must be >= 1")
         try need(learningRate > 0, "learning_rate", "must be positive")
+        try need(textEncoderLRScale > 0, "text_encoder_lr_scale", "must be positive")
         try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
         try need(["cosine", "constant", "linear"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not cosine, constant or linear")
         try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")

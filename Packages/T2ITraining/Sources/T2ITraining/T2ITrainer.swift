@@ -97,6 +97,9 @@ public final class T2ITrainer {
         parameters = model.namedParameters.filter { $0.variable.requiresGrad }
         optimizer = AdamW(parameters: parameters, learningRate: config.learningRate,
                           betas: (config.adamBeta1, config.adamBeta2), weightDecay: config.weightDecay)
+        if config.trainTextEncoder && config.textEncoderLRScale != 1 {
+            for p in parameters where p.name.hasPrefix("text_encoder.") { optimizer.learningRateScales[p.name] = config.textEncoderLRScale }
+        }
         ema = ExponentialMovingAverage(parameters: parameters, decay: config.emaDecay)
         data = TrainingData(config: config)
         schedule = NoiseSchedule(config: model.scheduler)

@@ -39,7 +39,7 @@ let dir = FileManager.default.temporaryDirectory.appendingPathComponent("t2i-ben
 defer { try? FileManager.default.removeItem(at: dir) }
 let trainer = try T2ITrainer(config: config, runDirectory: dir, resume: false)
 print("parameters: \(trainer.model.parameterCount) (U-Net \(trainer.model.unet.store.parameterCount()), text \(trainer.model.textEncoder.store.parameterCount())); weights \(String(format: "%.1f", Double(trainer.model.parameterCount) * 4 / 1e6)) MB float32")
-print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS threads \(BLAS.threads)")
+print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS \(BLAS.coreName), OpenBLAS threads \(BLAS.threads), Parallel workers \(Parallel.workers)")
 // Data generation alone.
 var t0 = Date()
 _ = trainer.data.batch(step: 1000)

@@ -8,10 +8,11 @@ public enum BLAS {
         return String(cString: p)
     }
 
-    /// OpenBLAS's thread count.
+    /// OpenBLAS's own thread count: 1 unless set here. The project runs one threading layer: large products are
+    /// split across `Parallel.workers` by the Tensor package itself (see `Gemm`), so raising this oversubscribes.
     public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        get { _ = Gemm.oneThreadingLayer; return Int(openblas_get_num_threads()) }
+        set { _ = Gemm.oneThreadingLayer; openblas_set_num_threads(Int32(newValue)) }
     }
 
     /// The OpenBLAS build configuration string.

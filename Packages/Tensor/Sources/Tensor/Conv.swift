@@ -1,9 +1,13 @@
+import Dispatch
+
 /// 2-D convolution (NCHW) as im2col + sgemm, with the backward kernels for the input and the weight.
 ///
 /// Work is cut into "column blocks": either several whole images (so that each GEMM has about
 /// `Conv2dGeometry.targetColumns` columns) or a tile of output pixels of one image (large feature maps, so that the
-/// column buffer stays within `Conv2dGeometry.columnBudget` floats). im2col / col2im run split across cores with `Parallel.forEachChunk`;
-/// the GEMMs run outside it on OpenBLAS's threads. A 1x1, stride-1, unpadded convolution skips im2col entirely.
+/// column buffer stays within `Conv2dGeometry.columnBudget` floats). With at least as many images as workers, whole
+/// images are spread over the workers instead (`imageParallel`: per-worker im2col + single-threaded GEMMs into the
+/// output, per-worker partial weight gradients); otherwise im2col / col2im are split across cores with
+/// `Parallel.forEachChunk` and each GEMM is split by `Gemm`. A 1x1, stride-1, unpadded convolution skips im2col.
 
 /// Sizes of one convolution, validated once.
 struct Conv2dGeometry {
@@ -106,8 +110,18 @@ extension Conv2dGeometry {
 
     /// Fills `col` ([C*kk, block.cols], row stride `block.cols`) for the images and pixels of `block`.
     func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ block: Block) {
-        let rows = c * kk, cols = block.cols, span = block.p1 - block.p0
-        Parallel.forEachChunk(rows, costPerItem: cols) { range in
+        Parallel.forEachChunk(c * kk, costPerItem: block.cols) { range in im2col(x, col, block, rows: range) }
+    }
+
+    /// `im2col` for the column rows `rows` only, on the calling thread.
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ block: Block, rows range: Range<Int>) {
+        let cols = block.cols, span = block.p1 - block.p0
+        if sw == 1 && sh == 1 && block.images == 1 && block.p0 % ow == 0 && (block.p1 % ow == 0 || block.p1 == outPlane) {
+            im2colUnitStride(x + block.image * c * inPlane, col, firstRow: block.p0 / ow, rowCount: (span + ow - 1) / ow,
+                             cols: cols, rows: range)
+            return
+        }
+        do {
             for r in range {
                 let ch = r / kk, ki = (r % kk) / kw, kj = r % kw
                 for i in 0..<block.images {
@@ -137,11 +151,65 @@ extension Conv2dGeometry {
         }
     }
 
+    /// `im2col` of whole output rows `firstRow..<firstRow+rowCount` of one image with stride 1 (the U-Net's 3x3
+    /// convolutions): the column rows are plain shifted copies of input rows with zeroed borders, written with
+    /// inlined loops (input rows are short, 8 to 64 floats, where a `memmove` call per run dominated).
+    @inline(__always)
+    func im2colUnitStride(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, firstRow: Int, rowCount: Int,
+                          cols: Int, rows range: Range<Int>) {
+        for r in range {
+            let ch = r / kk, ki = (r % kk) / kw, kj = r % kw
+            let src = x + ch * inPlane
+            let base = kj * dw - pw
+            let lo = Swift.min(ow, Swift.max(0, -base)), hi = Swift.max(lo, Swift.min(ow, w - base))
+            var dst = col + r * cols
+            for orow in firstRow..<(firstRow + rowCount) {
+                let ih = orow - ph + ki * dh
+                if ih < 0 || ih >= h {
+                    for q in 0..<ow { dst[q] = 0 }
+                } else {
+                    let row = src + ih * w + base
+                    for q in 0..<lo { dst[q] = 0 }
+                    for q in lo..<hi { dst[q] = row[q] }
+                    for q in hi..<ow { dst[q] = 0 }
+                }
+                dst += ow
+            }
+        }
+    }
+
     /// Adds `col` ([C*kk, block.cols]) back into the input gradient `dx` (the adjoint of `im2col`).
     /// Split by channel, so no two workers touch the same input plane.
     func col2im(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ block: Block) {
+        Parallel.forEachChunk(c, costPerItem: kk * block.cols) { range in col2im(col, dx, block, channels: range) }
+    }
+
+    /// `col2im` for the input channels `channels` only, on the calling thread.
+    func col2im(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ block: Block, channels range: Range<Int>) {
         let cols = block.cols, span = block.p1 - block.p0
-        Parallel.forEachChunk(c, costPerItem: kk * cols) { range in
+        if sw == 1 && sh == 1 && block.images == 1 && block.p0 % ow == 0 && (block.p1 % ow == 0 || block.p1 == outPlane) {
+            let firstRow = block.p0 / ow, rowCount = (span + ow - 1) / ow
+            let img = dx + block.image * c * inPlane
+            for ch in range {
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        let base = kj * dw - pw
+                        let lo = Swift.min(ow, Swift.max(0, -base)), hi = Swift.max(lo, Swift.min(ow, w - base))
+                        var src = col + (ch * kk + ki * kw + kj) * cols
+                        for orow in firstRow..<(firstRow + rowCount) {
+                            let ih = orow - ph + ki * dh
+                            if ih >= 0 && ih < h {
+                                let row = img + ch * inPlane + ih * w + base
+                                for q in lo..<hi { row[q] += src[q] }
+                            }
+                            src += ow
+                        }
+                    }
+                }
+            }
+            return
+        }
+        do {
             for ch in range {
                 for i in 0..<block.images {
                     let dst = dx + ((block.image + i) * c + ch) * inPlane
@@ -168,6 +236,37 @@ extension Conv2dGeometry {
                     }
                 }
             }
+        }
+    }
+
+    /// Whole images spread over the workers: each worker runs im2col and its GEMMs for its own images on its own
+    /// core, with a column buffer small enough to stay in that core's cache, instead of every im2col and GEMM being
+    /// split across cores (which streams a multi-MiB column buffer through memory twice). Used when there are at
+    /// least as many images as workers.
+    var imageParallel: Bool {
+        let w = Parallel.workers
+        return w > 1 && n >= w && !isPointwise && outPlane > 0 && groupK > 0
+    }
+
+    /// Column floats per worker in the image-parallel path (about a core's L2 cache).
+    static let workerColumnBudget = 1 << 17
+
+    /// Output-pixel tiles of one image for the image-parallel path: whole output rows, as many as fit
+    /// `workerColumnBudget` floats of column matrix (at least 256 columns or one row).
+    var imageTiles: [(Int, Int)] {
+        let p = outPlane
+        let budget = Swift.max(256, Conv2dGeometry.workerColumnBudget / Swift.max(1, c * kk))
+        let cols = Swift.min(p, Swift.max(1, budget / ow) * ow)
+        return stride(from: 0, to: p, by: cols).map { ($0, Swift.min(p, $0 + cols)) }
+    }
+
+    /// Runs `body(worker, images)` for contiguous ranges of images, one per worker, in parallel.
+    func forEachImageRange(_ body: (Int, Range<Int>) -> Void) {
+        let w = Swift.min(Parallel.workers, n)
+        let chunk = (n + w - 1) / w
+        DispatchQueue.concurrentPerform(iterations: w) { i in
+            let lo = i * chunk, hi = Swift.min(n, lo + chunk)
+            if lo < hi { body(i, lo..<hi) }
         }
     }
 
@@ -214,6 +313,28 @@ extension Tensor {
             }
         }
         if g.groupK == 0 { return out }
+        if g.imageParallel {
+            let tiles = g.imageTiles, colSize = g.c * g.kk * (tiles.map { $0.1 - $0.0 }.max() ?? 0)
+            let buffers = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(Parallel.workers, g.n) * colSize)
+            defer { buffers.deallocate() }
+            withExtendedLifetime((xc, wc, bc)) {
+                g.forEachImageRange { worker, images in
+                    let col = buffers + worker * colSize
+                    for i in images {
+                        for (p0, p1) in tiles {
+                            g.im2col(px, col, Conv2dGeometry.Block(image: i, images: 1, p0: p0, p1: p1), rows: 0..<(g.c * g.kk))
+                            let span = p1 - p0
+                            for gi in 0..<g.groups {
+                                Gemm.serial(transA: false, transB: false, m: g.og, n: span, k: g.groupK, alpha: 1,
+                                            a: pw + gi * g.og * g.groupK, lda: g.groupK, b: col + gi * g.groupK * span,
+                                            ldb: span, beta: hasBias ? 1 : 0, c: py + (i * g.o + gi * g.og) * p + p0, ldc: p)
+                            }
+                        }
+                    }
+                }
+            }
+            return out
+        }
         let maxCols = blocks.map(\.cols).max() ?? 0
         let needCol = !g.isPointwise
         let needTmp = blocks.contains { $0.images > 1 }
@@ -286,6 +407,28 @@ extension Tensor {
         if !g.isPointwise || p == 0 || g.og == 0 {  // col2im accumulates; pointwise GEMMs overwrite
             Parallel.forEachChunk(dx.count) { r in (pdx + r.lowerBound).update(repeating: 0, count: r.count) }
         }
+        if g.imageParallel && g.og > 0 {
+            let tiles = g.imageTiles, colSize = g.c * g.kk * (tiles.map { $0.1 - $0.0 }.max() ?? 0)
+            let buffers = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(Parallel.workers, g.n) * colSize)
+            defer { buffers.deallocate() }
+            withExtendedLifetime((dyc, wc)) {
+                g.forEachImageRange { worker, images in  // each worker owns the dx planes of its images
+                    let col = buffers + worker * colSize
+                    for i in images {
+                        for (p0, p1) in tiles {
+                            let span = p1 - p0
+                            for gi in 0..<g.groups {
+                                Gemm.serial(transA: true, transB: false, m: g.groupK, n: span, k: g.og, alpha: 1,
+                                            a: pw + gi * g.og * g.groupK, lda: g.groupK, b: pdy + (i * g.o + gi * g.og) * p + p0,
+                                            ldb: p, beta: 0, c: col + gi * g.groupK * span, ldc: span)
+                            }
+                            g.col2im(col, pdx, Conv2dGeometry.Block(image: i, images: 1, p0: p0, p1: p1), channels: 0..<g.c)
+                        }
+                    }
+                }
+            }
+            return dx
+        }
         let blocks = g.og == 0 ? [] : g.blocks()
         let maxCols = blocks.map(\.cols).max() ?? 0
         let needCol = !g.isPointwise
@@ -341,6 +484,39 @@ extension Tensor {
         let pdy = dyc.storage.pointer + dyc.offset, px = xc.storage.pointer + xc.offset
         let pdw = dw.storage.pointer
         let p = g.outPlane
+        if g.imageParallel {
+            // One partial dW per worker (summed over its images), then the partials added in worker order.
+            let workers = Swift.min(Parallel.workers, g.n), count = dw.count
+            let tiles = g.imageTiles, colSize = g.c * g.kk * (tiles.map { $0.1 - $0.0 }.max() ?? 0)
+            let buffers = UnsafeMutablePointer<Float>.allocate(capacity: workers * colSize)
+            let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * count)
+            partials.initialize(repeating: 0, count: workers * count)
+            defer { buffers.deallocate(); partials.deallocate() }
+            withExtendedLifetime((dyc, xc)) {
+                g.forEachImageRange { worker, images in
+                    let col = buffers + worker * colSize, acc = partials + worker * count
+                    for i in images {
+                        for (p0, p1) in tiles {
+                            g.im2col(px, col, Conv2dGeometry.Block(image: i, images: 1, p0: p0, p1: p1), rows: 0..<(g.c * g.kk))
+                            let span = p1 - p0
+                            for gi in 0..<g.groups {
+                                Gemm.serial(transA: false, transB: true, m: g.og, n: g.groupK, k: span, alpha: 1,
+                                            a: pdy + (i * g.o + gi * g.og) * p + p0, lda: p, b: col + gi * g.groupK * span,
+                                            ldb: span, beta: 1, c: acc + gi * g.og * g.groupK, ldc: g.groupK)
+                            }
+                        }
+                    }
+                }
+            }
+            Parallel.forEachChunk(count, costPerItem: workers) { r in
+                for j in r {
+                    var s = partials[j]
+                    for k in 1..<workers { s += partials[k * count + j] }
+                    pdw[j] = s
+                }
+            }
+            return dw
+        }
         let blocks = g.blocks()
         let maxCols = blocks.map(\.cols).max() ?? 0
         let needCol = !g.isPointwise

@@ -1,13 +1,25 @@
+import Dispatch
 import CBLAS
 
 /// Thin, typed access to `cblas_sgemm` (row-major) shared by matmul, convolution and attention.
 enum Gemm {
+    /// One threading layer. OpenBLAS runs single-threaded and the products big enough to pay for it are split
+    /// across `Parallel`'s workers here: OpenBLAS's own threads spin-wait (`sched_yield`) between calls, and on top
+    /// of the project's elementwise/im2col workers that made four busy threads on two cores (20% of a training
+    /// step's CPU time went to `sched_yield`). Set once, on the first product.
+    static let oneThreadingLayer: Void = { openblas_set_num_threads(1) }()
+
+    /// Multiply-adds (m·n·k) from which one product is split across workers.
+    @usableFromInline static var splitThreshold = 1 << 19
+
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, all row-major with leading dimensions.
-    /// With `k == 0` C becomes `beta * C` (OpenBLAS may skip that case, so it is done here).
-    @inline(__always)
+    /// With `k == 0` C becomes `beta * C` (OpenBLAS may skip that case, so it is done here). Large products are
+    /// split into column (or, for narrow C, row) panels computed in parallel; each element's sum is formed by the
+    /// same kernel in the same order either way.
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = oneThreadingLayer
         if m == 0 || n == 0 { return }
         if k == 0 {
             for i in 0..<m {
@@ -18,8 +30,63 @@ enum Gemm {
             }
             return
         }
+        let workers = Parallel.workers
+        if workers > 1 && m * n * k >= splitThreshold && Swift.max(m, n) >= 32 {
+            let byColumns = n >= m || n >= 64
+            let extent = byColumns ? n : m
+            // Panels in multiples of 16 (the kernels' register blocking), one per worker.
+            let panel = ((extent + workers - 1) / workers + 15) / 16 * 16
+            let panels = (extent + panel - 1) / panel
+            DispatchQueue.concurrentPerform(iterations: panels) { i in
+                let lo = i * panel, len = Swift.min(panel, extent - lo)
+                if len <= 0 { return }
+                if byColumns {
+                    serial(transA: transA, transB: transB, m: m, n: len, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                } else {
+                    serial(transA: transA, transB: transB, m: len, n: n, k: k, alpha: alpha,
+                           a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+                }
+            }
+            return
+        }
+        serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+               beta: beta, c: c, ldc: ldc)
+    }
+
+    /// One OpenBLAS call on the calling thread.
+    @inline(__always)
+    static func serial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = oneThreadingLayer
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `count` independent products of the same shape (entry i reads `a + offA(i)`, `b + offB(i)` and writes
+    /// `c + offC(i)`): small ones run in parallel across entries, large ones one after the other, each split.
+    static func sgemmBatched(count: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             offsets: (Int) -> (a: Int, b: Int, c: Int)) {
+        _ = oneThreadingLayer
+        if count == 0 || m == 0 || n == 0 { return }
+        if k == 0 || m * n * k >= splitThreshold || count == 1 {
+            for i in 0..<count {
+                let o = offsets(i)
+                sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a + o.a, lda: lda,
+                      b: b + o.b, ldb: ldb, beta: beta, c: c + o.c, ldc: ldc)
+            }
+            return
+        }
+        Parallel.forEachChunk(count, costPerItem: Swift.max(1, m * n * k / 16)) { range in
+            for i in range {
+                let o = offsets(i)
+                serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a + o.a, lda: lda,
+                       b: b + o.b, ldb: ldb, beta: beta, c: c + o.c, ldc: ldc)
+            }
+        }
     }
 
     /// How a matrix with the given row/column strides can be passed to sgemm without a copy:
@@ -75,9 +142,9 @@ extension Tensor {
                     Gemm.sgemm(transA: false, transB: lb.trans, m: batchCount * m, n: n, k: k, a: pa + offA[0], lda: la.ld,
                                b: pb + offB[0], ldb: lb.ld, beta: 0, c: pc, ldc: n)
                 } else {
-                    for i in 0..<batchCount {
-                        Gemm.sgemm(transA: la.trans, transB: lb.trans, m: m, n: n, k: k, a: pa + offA[i], lda: la.ld,
-                                   b: pb + offB[i], ldb: lb.ld, beta: 0, c: pc + i * m * n, ldc: n)
+                    Gemm.sgemmBatched(count: batchCount, transA: la.trans, transB: lb.trans, m: m, n: n, k: k,
+                                      a: pa, lda: la.ld, b: pb, ldb: lb.ld, beta: 0, c: pc, ldc: n) { i in
+                        (offA[i], offB[i], i * m * n)
                     }
                 }
             }

@@ -95,4 +95,38 @@ final class ConvTests: XCTestCase {
             XCTAssertEqual(OpsB.dot(w1, gw), lhs, accuracy: 1e-4 * abs(lhs) + 1e-3, "1x1 stride \(stride) dW")
         }
     }
+    /// The image-parallel path (at least as many images as workers) and the split path (fewer) both match PyTorch,
+    /// for worker counts that divide the batch, leave a worker idle, or exceed it; strided, dilated, grouped and
+    /// padded cases included (the fixtures), plus a batch large enough for pixel tiles per worker.
+    func testEveryWorkerCountMatchesPyTorch() {
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        for workers in [1, 2, 3, 5] {
+            Parallel.workers = workers
+            for c in cases {
+                let x = OpsB.t("\(c).x"), w = OpsB.t("\(c).w"), b = OpsB.t("\(c).b"), gy = OpsB.t("\(c).gy")
+                let stride = OpsB.intPair(c, "stride"), padding = OpsB.intPair(c, "padding")
+                let dilation = OpsB.intPair(c, "dilation"), groups = OpsB.int(c, "groups")
+                OpsB.assertClose(Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
+                                               groups: groups), OpsB.t("\(c).out"), "\(c) forward, \(workers) workers")
+                OpsB.assertClose(Tensor.conv2dBackwardInput(gy, weight: w, inputShape: x.shape, stride: stride, padding: padding,
+                                                            dilation: dilation, groups: groups),
+                                 OpsB.t("\(c).gx"), "\(c) grad input, \(workers) workers")
+                OpsB.assertClose(Tensor.conv2dBackwardWeight(gy, input: x, weightShape: w.shape, stride: stride, padding: padding,
+                                                             dilation: dilation, groups: groups),
+                                 OpsB.t("\(c).gw"), atol: 2e-4, "\(c) grad weight, \(workers) workers")
+            }
+            // 32 channels of 48x48: 288 x 2304 columns per image, cut into pixel tiles within each worker.
+            let x = OpsB.random([3, 32, 48, 48], seed: 31), wt = OpsB.random([8, 32, 3, 3], seed: 32)
+            let y = Tensor.conv2d(x, weight: wt, stride: 1, padding: 1)
+            let g = OpsB.random(y.shape, seed: 33)
+            let lhs = OpsB.dot(y, g)
+            let gx = Tensor.conv2dBackwardInput(g, weight: wt, inputShape: x.shape, stride: 1, padding: 1)
+            let gw = Tensor.conv2dBackwardWeight(g, input: x, weightShape: wt.shape, stride: 1, padding: 1)
+            XCTAssertEqual(OpsB.dot(x, gx), lhs, accuracy: 1e-4 * abs(lhs) + 1e-2, "tiled dX, \(workers) workers")
+            XCTAssertEqual(OpsB.dot(wt, gw), lhs, accuracy: 1e-4 * abs(lhs) + 1e-2, "tiled dW, \(workers) workers")
+            let y0 = Tensor.conv2d(x.sliced(axis: 0, start: 2, end: 3), weight: wt, stride: 1, padding: 1)
+            OpsB.assertClose(y.sliced(axis: 0, start: 2, end: 3).contiguous(), y0, atol: 1e-4, "tiled image 2, \(workers) workers")
+        }
+    }
 }

@@ -189,4 +189,24 @@ final class OptimizerTests: XCTestCase {
             XCTAssertEqual(big.value.scalars, pieces.flatMap { $0.value.scalars }, tag)
         }
     }
+    /// A parameter with a learning-rate scale moves exactly as under an optimiser whose rate is scaled (PyTorch's
+    /// parameter group with its own lr), decoupled weight decay included; the other parameters are untouched by it.
+    func testLearningRateScalesActAsParameterGroups() {
+        var g = TorchGenerator(seed: 5)
+        let w0 = g.randn([300]), v0 = g.randn([300]), grads = (0..<3).map { _ in (g.randn([300]), g.randn([300])) }
+        let a = Variable(w0, requiresGrad: true), b = Variable(v0, requiresGrad: true)
+        let scaled = AdamW(parameters: [NamedParameter(name: "a", variable: a), NamedParameter(name: "b", variable: b)],
+                           learningRate: 1e-2, weightDecay: 0.1)
+        scaled.learningRateScales = ["b": 0.1]
+        let a2 = Variable(w0, requiresGrad: true), b2 = Variable(v0, requiresGrad: true)
+        let full = AdamW(parameters: [NamedParameter(name: "a", variable: a2)], learningRate: 1e-2, weightDecay: 0.1)
+        let low = AdamW(parameters: [NamedParameter(name: "b", variable: b2)], learningRate: 1e-3, weightDecay: 0.1)
+        for (ga, gb) in grads {
+            a.grad = ga; b.grad = gb; a2.grad = ga; b2.grad = gb
+            scaled.step(); full.step(); low.step()
+        }
+        XCTAssertEqual(a.value.scalars, a2.value.scalars)
+        XCTAssertEqual(b.value.scalars, b2.value.scalars)
+        XCTAssertNotEqual(b.value.scalars, v0.scalars)
+    }
 }

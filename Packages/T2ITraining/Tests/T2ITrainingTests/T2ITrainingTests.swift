@@ -74,6 +74,23 @@ final class T2IConfigTests: XCTestCase {
         bad.snrGamma = -1
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("snr_gamma"), "\($0)") }
     }
+
+    /// `text_encoder_lr_scale` scales the rate of exactly the text encoder's parameters when it is trained.
+    func testTextEncoderLearningRateScale() throws {
+        var c = try tinyConfig()
+        c.trainTextEncoder = true
+        c.textEncoderLRScale = 0.1
+        let dir = temporaryFolder("te-lr")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try T2ITrainer(config: c, runDirectory: dir, resume: false)
+        let text = trainer.parameters.filter { $0.name.hasPrefix("text_encoder.") }.map(\.name)
+        XCTAssertFalse(text.isEmpty)
+        XCTAssertEqual(Set(trainer.optimizer.learningRateScales.keys), Set(text))
+        XCTAssertTrue(trainer.optimizer.learningRateScales.values.allSatisfy { $0 == 0.1 })
+        var bad = T2IConfig()
+        bad.textEncoderLRScale = 0
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("text_encoder_lr_scale"), "\($0)") }
+    }
 }
 
 /// The loss of a training step is the min-SNR weighted MSE against the prediction type's target, computed here

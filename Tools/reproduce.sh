@@ -2,8 +2,11 @@
 # The whole DPT chain on ShapesWorld, from a clean clone: base model (bundled, or retrained with RETRAIN=1),
 # stage 1 (probe) with its random-U-Net control, the discriminative evaluation and probing sweep, stage 2 (LoRA
 # tuning), and the generation evaluation of the four variants, writing every table and figure under Docs/results/
-# (and the run folders under runs/). Sizes are environment variables; the defaults are the ones Docs/RESULTS.md
-# reports (a few hours on 2 cores). `make reproduce` runs this script.
+# (and the run folders under runs/), then the ablations (one component swapped per run: no ITM, no REC, LoRA rank,
+# tap block, eta, correction mode). Sizes are environment variables; the defaults are the ones Docs/RESULTS.md
+# reports (about two and a half hours on 2 cores). `make reproduce` runs this script.
+# QUICK=1 checks the wiring in a few minutes: a few training steps per stage, one prompt per category, a scratch
+# output folder (runs/reproduce-quick) instead of Docs/results; its numbers mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,38 +15,84 @@ PPC=${PPC:-5}                 # prompts per category of each suite in the genera
 COUNT=${COUNT:-200}            # samples per split of the discriminative evaluation
 SWEEP_TAPS=${SWEEP_TAPS:-down2,mid,up0}
 SWEEP_STEPS=${SWEEP_STEPS:-100}
+SWEEP_COUNT=${SWEEP_COUNT:-100}
 ETA=${ETA:-0.5}
+ABLATIONS=${ABLATIONS:-1}      # 0 skips the ablation runs
+ABLATION_RANK=${ABLATION_RANK:-16}
+ABLATION_TAP=${ABLATION_TAP:-mid}
+ABLATION_ETAS=${ABLATION_ETAS:-0.1 0.25 1.0}
 OUT=${OUT:-Docs/results}
-mkdir -p "$OUT" runs
+RUNS=${RUNS:-runs}
+PROBE_SET=(); TUNE_SET=(); T2I_SET=()
+if [ "${QUICK:-0}" = 1 ]; then
+  PPC=1; COUNT=8; SWEEP_STEPS=2; SWEEP_COUNT=8; T2I_SET=(--steps 4 --batch-size 2 --sample-every 0); OUT=runs/reproduce-quick/results; RUNS=runs/reproduce-quick
+  PROBE_SET=(--set steps=3 --set batch_size=2 --set checkpoint_every=2)
+  TUNE_SET=(--set steps=2 --set batch_size=1 --set checkpoint_every=1)
+fi
+mkdir -p "$OUT" "$RUNS"
 
 swift build -c release --product train-t2i --product train-adapter --product evaluate --product sample
 BIN=.build/release
 
 if [ "${RETRAIN:-0}" = 1 ]; then
-  $BIN/train-t2i --out runs/shapes-t2i --resume
-  MODEL=runs/shapes-t2i/model
+  $BIN/train-t2i --out $RUNS/shapes-t2i --resume "${T2I_SET[@]}"
+  MODEL=$RUNS/shapes-t2i/model
 fi
 
 # Stage 1: the probe on the first cross-attention up block, and the control on a random U-Net.
-$BIN/train-adapter --stage probe --model "$MODEL" --out runs/probe --adapter-out none --resume
-$BIN/train-adapter --stage probe --model "$MODEL" --random-unet-seed 1 --out runs/probe-control --adapter-out none --resume
-$BIN/evaluate discriminative --model "$MODEL" --adapter runs/probe/adapter --adapter runs/probe-control/adapter \
+$BIN/train-adapter --stage probe --model "$MODEL" --out $RUNS/probe --adapter-out none --resume "${PROBE_SET[@]}"
+$BIN/train-adapter --stage probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${PROBE_SET[@]}"
+$BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe/adapter --adapter $RUNS/probe-control/adapter \
   --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative.md"
-$BIN/evaluate sweep --model "$MODEL" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count 100 --out runs/sweep
-cp runs/sweep/sweep.md "$OUT/sweep.md"; cp runs/sweep/heatmap.png "$OUT/sweep-heatmap.png"
+$BIN/evaluate sweep --model "$MODEL" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" --out $RUNS/sweep
+cp $RUNS/sweep/sweep.md "$OUT/sweep.md"; cp $RUNS/sweep/heatmap.png "$OUT/sweep-heatmap.png"
 
 # Stage 2: LoRA + adapter with ITM + REC + denoising MSE, starting from the stage-1 adapter.
-$BIN/train-adapter --stage tune --model "$MODEL" --adapter runs/probe/adapter --out runs/tune --resume
-$BIN/evaluate discriminative --model "$MODEL" --adapter runs/tune/adapter --lora runs/tune/unet_lora \
+$BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune --resume "${TUNE_SET[@]}"
+$BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune/adapter --lora $RUNS/tune/unet_lora \
   --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-stage2.md"
 
 # Generation: four variants, identical prompts and seeds.
 for suite in id ood; do
-  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --out runs/generation)
+  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --out $RUNS/generation)
   $BIN/evaluate generation "${common[@]}" --variant base --no-lora
-  $BIN/evaluate generation "${common[@]}" --variant base-sc --no-lora --self-correct --eta "$ETA" --adapter runs/probe/adapter
-  $BIN/evaluate generation "${common[@]}" --variant dpt --lora runs/tune/unet_lora
-  $BIN/evaluate generation "${common[@]}" --variant dpt-sc --lora runs/tune/unet_lora --self-correct --eta "$ETA" --adapter runs/tune/adapter
+  $BIN/evaluate generation "${common[@]}" --variant base-sc --no-lora --self-correct --eta "$ETA" --adapter $RUNS/probe/adapter
+  $BIN/evaluate generation "${common[@]}" --variant dpt --lora $RUNS/tune/unet_lora
+  $BIN/evaluate generation "${common[@]}" --variant dpt-sc --lora $RUNS/tune/unet_lora --self-correct --eta "$ETA" --adapter $RUNS/tune/adapter
 done
-$BIN/evaluate generation-report --results runs/generation --out "$OUT/generation.md"
+
+# Ablations, one component swapped per run; generation on both suites, the same prompts and seeds as above.
+if [ "$ABLATIONS" = 1 ]; then
+  # Stage 2 without the ITM loss, without the REC loss, with another LoRA rank.
+  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-no-itm --resume --set itm_weight=0 "${TUNE_SET[@]}"
+  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-no-rec --resume --set rec_weight=0 "${TUNE_SET[@]}"
+  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-r$ABLATION_RANK --resume --set lora_rank=$ABLATION_RANK "${TUNE_SET[@]}"
+  # Another tap block: stage 1 and stage 2 on it.
+  $BIN/train-adapter --stage probe --model "$MODEL" --taps "$ABLATION_TAP" --out $RUNS/probe-$ABLATION_TAP --adapter-out none --resume "${PROBE_SET[@]}"
+  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter --out $RUNS/tune-$ABLATION_TAP --resume "${TUNE_SET[@]}"
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-no-itm/adapter --lora $RUNS/tune-no-itm/unet_lora \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-no-itm.md"
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-no-rec/adapter --lora $RUNS/tune-no-rec/unet_lora \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-no-rec.md"
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-r$ABLATION_RANK/adapter --lora $RUNS/tune-r$ABLATION_RANK/unet_lora \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-r$ABLATION_RANK.md"
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter \
+    --adapter $RUNS/tune-$ABLATION_TAP/adapter --lora $RUNS/tune-$ABLATION_TAP/unet_lora \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-$ABLATION_TAP.md"
+  for suite in id ood; do
+    common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --out $RUNS/generation)
+    $BIN/evaluate generation "${common[@]}" --variant dpt-no-itm --lora $RUNS/tune-no-itm/unet_lora
+    $BIN/evaluate generation "${common[@]}" --variant dpt-no-rec --lora $RUNS/tune-no-rec/unet_lora
+    $BIN/evaluate generation "${common[@]}" --variant dpt-r$ABLATION_RANK --lora $RUNS/tune-r$ABLATION_RANK/unet_lora
+    $BIN/evaluate generation "${common[@]}" --variant dpt-$ABLATION_TAP --lora $RUNS/tune-$ABLATION_TAP/unet_lora
+    $BIN/evaluate generation "${common[@]}" --variant dpt-sc-no-rec --lora $RUNS/tune-no-rec/unet_lora --self-correct --eta "$ETA" --adapter $RUNS/tune-no-rec/adapter
+  done
+  # Self-correction strength and mode (stage-1 adapter on the base model, id suite).
+  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --out $RUNS/generation --no-lora --self-correct --adapter $RUNS/probe/adapter)
+  for eta in $ABLATION_ETAS; do
+    $BIN/evaluate generation "${common[@]}" --variant base-sc-eta$eta --eta "$eta"
+  done
+  $BIN/evaluate generation "${common[@]}" --variant base-sc-paper --eta "$ETA" --correction-mode paper
+fi
+$BIN/evaluate generation-report --results $RUNS/generation --out "$OUT/generation.md"
 echo "done: tables and figures in $OUT"

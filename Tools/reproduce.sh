@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 MODEL=${MODEL:-Models/shapes-t2i}
 PPC=${PPC:-5}                 # prompts per category of each suite in the generation evaluation (60 = full suites)
+IPP=${IPP:-4}                 # images (seeds) per prompt
 COUNT=${COUNT:-200}            # samples per split of the discriminative evaluation
 SWEEP_TAPS=${SWEEP_TAPS:-down2,mid,up0}
 SWEEP_STEPS=${SWEEP_STEPS:-100}
@@ -25,7 +26,7 @@ OUT=${OUT:-Docs/results}
 RUNS=${RUNS:-runs}
 PROBE_SET=(); TUNE_SET=(); T2I_SET=()
 if [ "${QUICK:-0}" = 1 ]; then
-  PPC=1; COUNT=8; SWEEP_STEPS=2; SWEEP_COUNT=8; T2I_SET=(--steps 4 --batch-size 2 --sample-every 0); OUT=runs/reproduce-quick/results; RUNS=runs/reproduce-quick
+  PPC=1; IPP=1; COUNT=8; SWEEP_STEPS=2; SWEEP_COUNT=8; T2I_SET=(--steps 4 --batch-size 2 --sample-every 0); OUT=runs/reproduce-quick/results; RUNS=runs/reproduce-quick
   PROBE_SET=(--set steps=3 --set batch_size=2 --set checkpoint_every=2)
   TUNE_SET=(--set steps=2 --set batch_size=1 --set checkpoint_every=1)
 fi
@@ -54,7 +55,7 @@ $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune/adapter --lor
 
 # Generation: four variants, identical prompts and seeds.
 for suite in id ood; do
-  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --out $RUNS/generation)
+  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation)
   $BIN/evaluate generation "${common[@]}" --variant base --no-lora
   $BIN/evaluate generation "${common[@]}" --variant base-sc --no-lora --self-correct --eta "$ETA" --adapter $RUNS/probe/adapter
   $BIN/evaluate generation "${common[@]}" --variant dpt --lora $RUNS/tune/unet_lora
@@ -77,10 +78,10 @@ if [ "$ABLATIONS" = 1 ]; then
   $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-r$ABLATION_RANK/adapter --lora $RUNS/tune-r$ABLATION_RANK/unet_lora \
     --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-r$ABLATION_RANK.md"
   $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter \
-    --adapter $RUNS/tune-$ABLATION_TAP/adapter --lora $RUNS/tune-$ABLATION_TAP/unet_lora \
+    --adapter $RUNS/tune-$ABLATION_TAP/adapter --lora none --lora $RUNS/tune-$ABLATION_TAP/unet_lora \
     --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-$ABLATION_TAP.md"
   for suite in id ood; do
-    common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --out $RUNS/generation)
+    common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation)
     $BIN/evaluate generation "${common[@]}" --variant dpt-no-itm --lora $RUNS/tune-no-itm/unet_lora
     $BIN/evaluate generation "${common[@]}" --variant dpt-no-rec --lora $RUNS/tune-no-rec/unet_lora
     $BIN/evaluate generation "${common[@]}" --variant dpt-r$ABLATION_RANK --lora $RUNS/tune-r$ABLATION_RANK/unet_lora
@@ -88,7 +89,7 @@ if [ "$ABLATIONS" = 1 ]; then
     $BIN/evaluate generation "${common[@]}" --variant dpt-sc-no-rec --lora $RUNS/tune-no-rec/unet_lora --self-correct --eta "$ETA" --adapter $RUNS/tune-no-rec/adapter
   done
   # Self-correction strength and mode (stage-1 adapter on the base model, id suite).
-  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --out $RUNS/generation --no-lora --self-correct --adapter $RUNS/probe/adapter)
+  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation --no-lora --self-correct --adapter $RUNS/probe/adapter)
   for eta in $ABLATION_ETAS; do
     $BIN/evaluate generation "${common[@]}" --variant base-sc-eta$eta --eta "$eta"
   done

@@ -3,7 +3,7 @@
 # stage 1 (probe) with its random-U-Net control, the discriminative evaluation and probing sweep, stage 2 (LoRA
 # tuning), and the generation evaluation of the four variants, writing every table and figure under Docs/results/
 # (and the run folders under runs/), then the ablations (one component swapped per run: no ITM, no REC, LoRA rank,
-# tap block, eta, correction mode). Sizes are environment variables; the defaults are the ones Docs/RESULTS.md
+# tap block, eta, correction mode; ABLATIONS picks them). Sizes are environment variables; the defaults are the ones Docs/RESULTS.md
 # reports (about two and a half hours on 2 cores). `make reproduce` runs this script.
 # QUICK=1 checks the wiring in a few minutes: a few training steps per stage, one prompt per category, a scratch
 # output folder (runs/reproduce-quick) instead of Docs/results; its numbers mean nothing.
@@ -18,7 +18,8 @@ SWEEP_TAPS=${SWEEP_TAPS:-down2,mid,up0}
 SWEEP_STEPS=${SWEEP_STEPS:-100}
 SWEEP_COUNT=${SWEEP_COUNT:-100}
 ETA=${ETA:-0.5}
-ABLATIONS=${ABLATIONS:-1}      # 0 skips the ablation runs
+ABLATIONS=${ABLATIONS-no-itm no-rec rank tap eta}   # which ablations to run ("" for none)
+SWEEP=${SWEEP:-1}              # 0 skips the probing sweep
 ABLATION_RANK=${ABLATION_RANK:-16}
 ABLATION_TAP=${ABLATION_TAP:-mid}
 ABLATION_ETAS=${ABLATION_ETAS:-0.1 0.25 1.0}
@@ -45,8 +46,10 @@ $BIN/train-adapter --stage probe --model "$MODEL" --out $RUNS/probe --adapter-ou
 $BIN/train-adapter --stage probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${PROBE_SET[@]}"
 $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe/adapter --adapter $RUNS/probe-control/adapter \
   --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative.md"
-$BIN/evaluate sweep --model "$MODEL" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" --out $RUNS/sweep
-cp $RUNS/sweep/sweep.md "$OUT/sweep.md"; cp $RUNS/sweep/heatmap.png "$OUT/sweep-heatmap.png"
+if [ "$SWEEP" = 1 ]; then
+  $BIN/evaluate sweep --model "$MODEL" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" --out $RUNS/sweep
+  cp $RUNS/sweep/sweep.md "$OUT/sweep.md"; cp $RUNS/sweep/heatmap.png "$OUT/sweep-heatmap.png"
+fi
 
 # Stage 2: LoRA + adapter with ITM + REC + denoising MSE, starting from the stage-1 adapter.
 $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune --resume "${TUNE_SET[@]}"
@@ -63,37 +66,43 @@ for suite in id ood; do
 done
 
 # Ablations, one component swapped per run; generation on both suites, the same prompts and seeds as above.
-if [ "$ABLATIONS" = 1 ]; then
-  # Stage 2 without the ITM loss, without the REC loss, with another LoRA rank.
-  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-no-itm --resume --set itm_weight=0 "${TUNE_SET[@]}"
-  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-no-rec --resume --set rec_weight=0 "${TUNE_SET[@]}"
-  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune-r$ABLATION_RANK --resume --set lora_rank=$ABLATION_RANK "${TUNE_SET[@]}"
-  # Another tap block: stage 1 and stage 2 on it.
-  $BIN/train-adapter --stage probe --model "$MODEL" --taps "$ABLATION_TAP" --out $RUNS/probe-$ABLATION_TAP --adapter-out none --resume "${PROBE_SET[@]}"
-  $BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter --out $RUNS/tune-$ABLATION_TAP --resume "${TUNE_SET[@]}"
-  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-no-itm/adapter --lora $RUNS/tune-no-itm/unet_lora \
-    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-no-itm.md"
-  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-no-rec/adapter --lora $RUNS/tune-no-rec/unet_lora \
-    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-no-rec.md"
-  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-r$ABLATION_RANK/adapter --lora $RUNS/tune-r$ABLATION_RANK/unet_lora \
-    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-r$ABLATION_RANK.md"
-  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter \
-    --adapter $RUNS/tune-$ABLATION_TAP/adapter --lora none --lora $RUNS/tune-$ABLATION_TAP/unet_lora \
-    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-$ABLATION_TAP.md"
+# ABLATIONS lists the ones to run (default all): no-itm no-rec rank tap eta.
+ablation() { case " $ABLATIONS " in *" $1 "*) return 0;; *) return 1;; esac; }
+gen_both() {  # variant, then evaluate-generation flags
+  local variant=$1; shift
   for suite in id ood; do
-    common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation)
-    $BIN/evaluate generation "${common[@]}" --variant dpt-no-itm --lora $RUNS/tune-no-itm/unet_lora
-    $BIN/evaluate generation "${common[@]}" --variant dpt-no-rec --lora $RUNS/tune-no-rec/unet_lora
-    $BIN/evaluate generation "${common[@]}" --variant dpt-r$ABLATION_RANK --lora $RUNS/tune-r$ABLATION_RANK/unet_lora
-    $BIN/evaluate generation "${common[@]}" --variant dpt-$ABLATION_TAP --lora $RUNS/tune-$ABLATION_TAP/unet_lora
-    $BIN/evaluate generation "${common[@]}" --variant dpt-sc-no-rec --lora $RUNS/tune-no-rec/unet_lora --self-correct --eta "$ETA" --adapter $RUNS/tune-no-rec/adapter
+    $BIN/evaluate generation --model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" \
+      --out $RUNS/generation --variant "$variant" "$@"
   done
+}
+tune_ablation() {  # name, stage-1 adapter, then train-adapter settings; trains, evaluates discriminatively, generates
+  local name=$1 adapter=$2; shift 2
+  $BIN/train-adapter --stage tune --model "$MODEL" --adapter "$adapter" --out $RUNS/tune-$name --resume "$@" "${TUNE_SET[@]}"
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-$name/adapter --lora $RUNS/tune-$name/unet_lora \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-$name.md"
+  gen_both dpt-$name --lora $RUNS/tune-$name/unet_lora
+}
+if ablation no-rec; then
+  tune_ablation no-rec $RUNS/probe/adapter --set rec_weight=0
+  gen_both dpt-sc-no-rec --lora $RUNS/tune-no-rec/unet_lora --self-correct --eta "$ETA" --adapter $RUNS/tune-no-rec/adapter
+fi
+if ablation no-itm; then tune_ablation no-itm $RUNS/probe/adapter --set itm_weight=0; fi
+if ablation eta; then
   # Self-correction strength and mode (stage-1 adapter on the base model, id suite).
-  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation --no-lora --self-correct --adapter $RUNS/probe/adapter)
+  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation
+          --no-lora --self-correct --adapter $RUNS/probe/adapter)
   for eta in $ABLATION_ETAS; do
     $BIN/evaluate generation "${common[@]}" --variant base-sc-eta$eta --eta "$eta"
   done
   $BIN/evaluate generation "${common[@]}" --variant base-sc-paper --eta "$ETA" --correction-mode paper
+fi
+if ablation rank; then tune_ablation r$ABLATION_RANK $RUNS/probe/adapter --set lora_rank=$ABLATION_RANK; fi
+if ablation tap; then
+  # Another tap block: stage 1 and stage 2 on it.
+  $BIN/train-adapter --stage probe --model "$MODEL" --taps "$ABLATION_TAP" --out $RUNS/probe-$ABLATION_TAP --adapter-out none --resume "${PROBE_SET[@]}"
+  tune_ablation $ABLATION_TAP $RUNS/probe-$ABLATION_TAP/adapter
+  $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter \
+    --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-probe-$ABLATION_TAP.md"
 fi
 $BIN/evaluate generation-report --results $RUNS/generation --out "$OUT/generation.md"
 echo "done: tables and figures in $OUT"

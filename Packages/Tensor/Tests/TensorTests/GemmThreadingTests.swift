@@ -5,17 +5,7 @@ import Tensor
 /// parallel across entries, must equal a Double reference (and, up to rounding, the same product on one worker).
 final class GemmThreadingTests: XCTestCase {
     private func naive(_ a: Tensor, _ b: Tensor) -> [Float] {
-        let m = a.shape[0], k = a.shape[1], n = b.shape[1]
-        let x = a.scalars, y = b.scalars
-        var out = [Float](repeating: 0, count: m * n)
-        for i in 0..<m {
-            for j in 0..<n {
-                var s = 0.0
-                for p in 0..<k { s += Double(x[i * k + p]) * Double(y[p * n + j]) }
-                out[i * n + j] = Float(s)
-            }
-        }
-        return out
+        OpsB.naiveMatmul(a.scalars, b.scalars, m: a.shape[0], k: a.shape[1], n: b.shape[1])
     }
 
     private func onOneWorker<T>(_ body: () -> T) -> T {

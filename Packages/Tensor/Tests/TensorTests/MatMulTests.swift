@@ -2,17 +2,8 @@ import XCTest
 import Tensor
 
 final class MatMulTests: XCTestCase {
-    /// Reference product of row-major [m, k] x [k, n] in Double.
     private func naive(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: m * n)
-        for i in 0..<m {
-            for j in 0..<n {
-                var s = 0.0
-                for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
-                out[i * n + j] = Float(s)
-            }
-        }
-        return out
+        OpsB.naiveMatmul(a, b, m: m, k: k, n: n)
     }
 
     func testAgainstPyTorch2D() {

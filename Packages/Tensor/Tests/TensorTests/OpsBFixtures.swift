@@ -45,6 +45,19 @@ enum OpsB {
 
     static func int(_ c: String, _ key: String) -> Int { (fixtures.params[c]![key] as! NSNumber).intValue }
 
+    /// Reference product of row-major [m, k] x [k, n] in Double.
+    static func naiveMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                out[i * n + j] = Float(s)
+            }
+        }
+        return out
+    }
+
     /// Uniform values in [-1, 1) from a 64-bit LCG (independent of the library's generators).
     static func random(_ shape: [Int], seed: UInt64) -> Tensor {
         var s = seed &* 6364136223846793005 &+ 1442695040888963407

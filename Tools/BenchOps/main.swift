@@ -61,6 +61,33 @@ do {  // conv2d 3x3, [16, 64, 32, 32] -> 64 channels, padding 1
     }
 }
 
+// The bundled U-Net's 3x3 convolutions at batch 16 (32 channels at 32x32, 64 at 16x16), forward + both gradients,
+// with the shifted-GEMM path (default: forward and dX) and with im2col for all three.
+for (c, side) in [(32, 32), (64, 16)] {
+    let x = random([16, c, side, side], seed: 11), w = random([c, c, 3, 3], seed: 12), b = random([c], seed: 13)
+    let gy = random([16, c, side, side], seed: 14)
+    let flops = 3 * 2.0 * 16 * Double(c * side * side * c * 9)
+    for shifted in [true, false] {
+        Tensor.shiftedConvolutions = shifted
+        let path = shifted ? "shifted" : "im2col"
+        bench("conv2d 3x3 16x\(c)x\(side)x\(side) fwd \(path)", flops: flops / 3) {
+            _ = Tensor.conv2d(x, weight: w, bias: b, stride: 1, padding: 1)
+        }
+        bench("conv2d 3x3 16x\(c)x\(side)x\(side) dX \(path)", flops: flops / 3) {
+            _ = Tensor.conv2dBackwardInput(gy, weight: w, inputShape: x.shape, stride: 1, padding: 1)
+        }
+        bench("conv2d 3x3 16x\(c)x\(side)x\(side) dW \(path)", flops: flops / 3) {
+            _ = Tensor.conv2dBackwardWeight(gy, input: x, weightShape: w.shape, stride: 1, padding: 1)
+        }
+        bench("conv2d 3x3 16x\(c)x\(side)x\(side) fwd+bwd \(path)", flops: flops) {
+            _ = Tensor.conv2d(x, weight: w, bias: b, stride: 1, padding: 1)
+            _ = Tensor.conv2dBackwardInput(gy, weight: w, inputShape: x.shape, stride: 1, padding: 1)
+            _ = Tensor.conv2dBackwardWeight(gy, input: x, weightShape: w.shape, stride: 1, padding: 1)
+        }
+    }
+    Tensor.shiftedConvolutions = true
+}
+
 do {  // self-attention, 8 heads x 1024 tokens x 64
     let shape = [8, 1024, 64]
     let q = random(shape, seed: 7), k = random(shape, seed: 8), v = random(shape, seed: 9)

@@ -1,5 +1,6 @@
 // Times train-t2i's training step and sampling at the default config (or `--set KEY=VALUE` overrides).
 // Usage: swift run -c release --package-path Packages/T2ITraining t2i-bench [steps] [--set key=value ...] [--sample N]
+//        [--im2col]
 import Autodiff
 import DataIO
 import Foundation
@@ -28,6 +29,8 @@ while !args.isEmpty {
         over[String(kv[..<eq])] = (try? JSONValue.parse(raw)) ?? .string(raw)
     } else if a == "--sample", let n = args.first.flatMap(Int.init) {
         args.removeFirst(); sampleImages = n
+    } else if a == "--im2col" {
+        Tensor.shiftedConvolutions = false   // every convolution through im2col (the path before shifted GEMMs)
     } else if let n = Int(a) {
         steps = n
     } else {
@@ -39,7 +42,7 @@ let dir = FileManager.default.temporaryDirectory.appendingPathComponent("t2i-ben
 defer { try? FileManager.default.removeItem(at: dir) }
 let trainer = try T2ITrainer(config: config, runDirectory: dir, resume: false)
 print("parameters: \(trainer.model.parameterCount) (U-Net \(trainer.model.unet.store.parameterCount()), text \(trainer.model.textEncoder.store.parameterCount())); weights \(String(format: "%.1f", Double(trainer.model.parameterCount) * 4 / 1e6)) MB float32")
-print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS \(BLAS.coreName), OpenBLAS threads \(BLAS.threads), Parallel workers \(Parallel.workers)")
+print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS \(BLAS.coreName), OpenBLAS threads \(BLAS.threads), Parallel workers \(Parallel.workers), convolutions \(Tensor.shiftedConvolutions ? "shifted GEMMs where eligible" : "im2col")")
 // Data generation alone.
 var t0 = Date()
 _ = trainer.data.batch(step: 1000)

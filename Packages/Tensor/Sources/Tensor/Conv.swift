@@ -6,7 +6,9 @@ import Dispatch
 /// `Conv2dGeometry.targetColumns` columns) or a tile of output pixels of one image (large feature maps, so that the
 /// column buffer stays within `Conv2dGeometry.columnBudget` floats). With at least as many images as workers, whole
 /// images are spread over the workers instead (`imageParallel`: per-worker im2col + single-threaded GEMMs into the
-/// output, per-worker partial weight gradients); otherwise im2col / col2im are split across cores with
+/// output, per-worker partial weight gradients; the forward and input-gradient passes of stride-1 kernels larger
+/// than 1x1 skip im2col there: `ConvShifted`);
+/// otherwise im2col / col2im are split across cores with
 /// `Parallel.forEachChunk` and each GEMM is split by `Gemm`. A 1x1, stride-1, unpadded convolution skips im2col.
 
 /// Sizes of one convolution, validated once.
@@ -313,6 +315,10 @@ extension Tensor {
             }
         }
         if g.groupK == 0 { return out }
+        if g.usesShiftedGemms {
+            withExtendedLifetime((xc, wc, bc)) { g.shiftedForward(px, weight: pw, out: py, accumulate: hasBias) }
+            return out
+        }
         if g.imageParallel {
             let tiles = g.imageTiles, colSize = g.c * g.kk * (tiles.map { $0.1 - $0.0 }.max() ?? 0)
             let buffers = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(Parallel.workers, g.n) * colSize)
@@ -404,6 +410,10 @@ extension Tensor {
         let pdy = dyc.storage.pointer + dyc.offset, pw = wc.storage.pointer + wc.offset
         let pdx = dx.storage.pointer
         let p = g.outPlane
+        if g.usesShiftedGemms {  // overwrites every plane of dx
+            withExtendedLifetime((dyc, wc)) { g.shiftedBackwardInput(pdy, weight: pw, dx: pdx) }
+            return dx
+        }
         if !g.isPointwise || p == 0 || g.og == 0 {  // col2im accumulates; pointwise GEMMs overwrite
             Parallel.forEachChunk(dx.count) { r in (pdx + r.lowerBound).update(repeating: 0, count: r.count) }
         }

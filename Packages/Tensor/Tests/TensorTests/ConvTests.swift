@@ -129,4 +129,40 @@ final class ConvTests: XCTestCase {
             OpsB.assertClose(y.sliced(axis: 0, start: 2, end: 3).contiguous(), y0, atol: 1e-4, "tiled image 2, \(workers) workers")
         }
     }
+
+    /// The shifted-GEMM path (forward and input gradient of stride-1 kernels larger than 1x1, image-parallel) agrees
+    /// with the im2col path, which the
+    /// PyTorch fixtures check: square, rectangular and 5x5 kernels, with and without padding, uneven image counts.
+    func testShiftedGemmConvolutionMatchesIm2col() {
+        let savedWorkers = Parallel.workers
+        defer { Parallel.workers = savedWorkers; Tensor.shiftedConvolutions = true }
+        let cases: [(x: [Int], w: [Int], pad: (Int, Int))] = [
+            ([3, 16, 10, 9], [16, 16, 3, 3], (1, 1)),
+            ([4, 17, 7, 8], [18, 17, 3, 2], (1, 0)),
+            ([3, 16, 6, 6], [16, 16, 5, 5], (2, 2)),
+            ([5, 16, 6, 7], [20, 16, 3, 3], (0, 0)),
+        ]
+        for workers in [2, 3] {
+            Parallel.workers = workers
+            for (ci, c) in cases.enumerated() {
+                let x = OpsB.random(c.x, seed: UInt64(40 + ci)), w = OpsB.random(c.w, seed: UInt64(50 + ci))
+                let b = OpsB.random([c.w[0]], seed: UInt64(60 + ci))
+                func run() -> (Tensor, Tensor) {
+                    let y = Tensor.conv2d(x, weight: w, bias: b, stride: (1, 1), padding: c.pad)
+                    let gy = OpsB.random(y.shape, seed: UInt64(70 + ci))
+                    return (y, Tensor.conv2dBackwardInput(gy, weight: w, inputShape: x.shape, stride: (1, 1), padding: c.pad))
+                }
+                Tensor.shiftedConvolutions = true
+                XCTAssertTrue(Tensor.usesShiftedConvolution(input: c.x, weight: c.w, padding: c.pad), "case \(ci) must take the path")
+                let (y, gx) = run()
+                Tensor.shiftedConvolutions = false
+                let (y0, gx0) = run()
+                OpsB.assertClose(y, y0, atol: 1e-4, "case \(ci) forward, \(workers) workers")
+                OpsB.assertClose(gx, gx0, atol: 1e-4, "case \(ci) grad input, \(workers) workers")
+            }
+        }
+        Parallel.workers = 1
+        XCTAssertFalse(Tensor.usesShiftedConvolution(input: [3, 16, 10, 9], weight: [16, 16, 3, 3], padding: (1, 1)),
+                       "one worker: not image-parallel")
+    }
 }

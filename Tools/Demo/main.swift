@@ -1,6 +1,6 @@
 // demo (`make demo`): samples two prompts of every ShapesWorld category with the bundled text-to-image model
 // (Models/shapes-t2i), writes a grid PNG and prints the exact judge's verdict for each image.
-// Usage: swift run -c release demo [--model DIR] [--out DIR] [--steps 20] [--guidance 3] [--per-category 2]
+// Usage: swift run -c release demo [--model DIR] [--out DIR] [--steps S] [--guidance G] (default: the model's train_config.json, else 20 and 3) [--per-category 2]
 import DataIO
 import Foundation
 import ShapesWorld
@@ -27,8 +27,11 @@ let known: Set = ["model", "out", "steps", "guidance", "per-category"]
 if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); options: \(known.sorted().map { "--" + $0 }.joined(separator: ", "))") }
 let modelURL = opts["model"].map { URL(fileURLWithPath: $0) } ?? repoRoot.appendingPathComponent("Models/shapes-t2i")
 let outURL = URL(fileURLWithPath: opts["out"] ?? "out/demo")
-guard let steps = Int(opts["steps"] ?? "20"), steps > 0 else { fail("--steps must be a positive integer") }
-guard let guidance = Float(opts["guidance"] ?? "3") else { fail("--guidance must be a number") }
+// Sampling settings: the model's train_config.json (what train-t2i sampled with), else 20 steps and guidance 3.
+let defaults: (steps: Int, guidanceScale: Float)
+do { defaults = try T2IConfig.samplingDefaults(modelFolder: modelURL) ?? (20, 3) } catch { fail("\(error)") }
+guard let steps = Int(opts["steps"] ?? "\(defaults.steps)"), steps > 0 else { fail("--steps must be a positive integer") }
+guard let guidance = Float(opts["guidance"] ?? "\(defaults.guidanceScale)") else { fail("--guidance must be a number") }
 guard let perCategory = Int(opts["per-category"] ?? "2"), perCategory > 0 else { fail("--per-category must be a positive integer") }
 guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("model_index.json").path) else {
     fail("no model folder at \(modelURL.path) (model_index.json missing); train one with `swift run -c release train-t2i` or pass --model DIR")

@@ -1,6 +1,6 @@
 // Samples a ShapesWorld prompt suite with a model folder and judges every image (the baseline of Docs/RESULTS.md).
 // Usage: t2i-evaluate --model DIR --suite id|ood [--prompts-per-category N] [--images-per-prompt 4] [--steps S]
-//                     [--guidance G] [--batch B] [--out DIR]
+//                     [--guidance G (default: the model's train_config.json, else 3)] [--batch B] [--categories single,spatial,...] [--out DIR]
 // Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table) and <out>/<suite>-<category>.png grids.
 import DataIO
 import Foundation
@@ -21,7 +21,7 @@ while !args.isEmpty {
     args.removeFirst()
     opts[String(a.dropFirst(2))] = v
 }
-let known: Set = ["model", "suite", "prompts-per-category", "images-per-prompt", "steps", "guidance", "batch", "out", "grid-prompts"]
+let known: Set = ["model", "suite", "prompts-per-category", "images-per-prompt", "steps", "guidance", "batch", "out", "grid-prompts", "categories"]
 if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); known: \(known.sorted().joined(separator: ", "))") }
 guard let modelPath = opts["model"] else { fail("--model DIR is required") }
 guard let suiteName = PromptSuite.Name(rawValue: opts["suite"] ?? "id") else { fail("--suite must be id or ood") }
@@ -32,15 +32,27 @@ func int(_ k: String) -> Int? {
 }
 let model = try T2IModel.load(from: URL(fileURLWithPath: modelPath))
 let side = model.unet.config.sampleSize?.perBlock(1).first ?? 32
-let steps = int("steps") ?? 20
-var guidance: Float = 3
+let defaults: (steps: Int, guidanceScale: Float)
+do { defaults = try T2IConfig.samplingDefaults(modelFolder: URL(fileURLWithPath: modelPath)) ?? (20, 3) } catch { fail("\(error)") }
+let steps = int("steps") ?? defaults.steps
+var guidance = defaults.guidanceScale
 if let g = opts["guidance"] {
     guard let v = Float(g) else { fail("--guidance \(g) is not a number") }
     guidance = v
 }
 let out = URL(fileURLWithPath: opts["out"] ?? "runs/eval")
 try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-let suite = try PromptSuite.load(suiteName)
+var suite = try PromptSuite.load(suiteName)
+if let list = opts["categories"] {
+    var wanted: [Category] = []
+    for name in list.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+        guard let c = Category(rawValue: name) else {
+            fail("--categories: unknown category \(name); known: \(Category.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        wanted.append(c)
+    }
+    suite.prompts = suite.prompts.filter { wanted.contains($0.category) }
+}
 let t0 = Date()
 let (result, grids) = try SuiteEvaluation.run(
     model: model, suite: suite, promptsPerCategory: int("prompts-per-category"), imagesPerPrompt: int("images-per-prompt") ?? 4,

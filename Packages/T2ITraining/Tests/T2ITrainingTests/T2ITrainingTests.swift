@@ -75,6 +75,23 @@ final class T2IConfigTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("snr_gamma"), "\($0)") }
     }
 
+    /// A model folder's sampling defaults come from its train_config.json; none without one; bad values name the key.
+    func testSamplingDefaultsOfAModelFolder() throws {
+        let folder = temporaryFolder("sampling-defaults")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        XCTAssertNil(try T2IConfig.samplingDefaults(modelFolder: folder))
+        let file = folder.appendingPathComponent("train_config.json")
+        try Data(#"{"sample_steps": 30, "guidance_scale": 2.25}"#.utf8).write(to: file)
+        let d = try XCTUnwrap(try T2IConfig.samplingDefaults(modelFolder: folder))
+        XCTAssertEqual(d.steps, 30)
+        XCTAssertEqual(d.guidanceScale, 2.25)
+        try Data(#"{"guidance_scale": "high"}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try T2IConfig.samplingDefaults(modelFolder: folder)) {
+            XCTAssertTrue("\($0)".contains("guidance_scale"), "\($0)")
+        }
+    }
+
     /// `text_encoder_lr_scale` scales the rate of exactly the text encoder's parameters when it is trained.
     func testTextEncoderLearningRateScale() throws {
         var c = try tinyConfig()

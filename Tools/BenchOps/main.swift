@@ -69,7 +69,7 @@ for (c, side) in [(32, 32), (64, 16)] {
     let flops = 3 * 2.0 * 16 * Double(c * side * side * c * 9)
     for shifted in [true, false] {
         Tensor.shiftedConvolutions = shifted
-        let path = shifted ? "shifted" : "im2col"
+        let path = shifted ? "default" : "im2col"
         bench("conv2d 3x3 16x\(c)x\(side)x\(side) fwd \(path)", flops: flops / 3) {
             _ = Tensor.conv2d(x, weight: w, bias: b, stride: 1, padding: 1)
         }

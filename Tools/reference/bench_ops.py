@@ -52,6 +52,19 @@ def conv_fwd_bwd():
 
 bench("conv2d 3x3 16x64x32x32 -> 64 fwd+bwd", 3 * flops, conv_fwd_bwd)
 
+# The bundled U-Net's 3x3 convolutions (bench-ops prints these for its default and im2col paths).
+for c, side in [(32, 32), (64, 16)]:
+    xs, ws, bs = rnd(16, c, side, side), rnd(c, c, 3, 3), rnd(c)
+    gys = rnd(16, c, side, side)
+    fl = 3 * 2.0 * 16 * c * side * side * c * 9
+    xs.requires_grad_(); ws.requires_grad_(); bs.requires_grad_()
+
+    def fwd_bwd(xs=xs, ws=ws, bs=bs, gys=gys):
+        xs.grad = ws.grad = bs.grad = None
+        F.conv2d(xs, ws, bs, padding=1).backward(gys)
+
+    bench(f"conv2d 3x3 16x{c}x{side}x{side} fwd+bwd", fl, fwd_bwd)
+
 q, k, v = rnd(8, 1024, 64), rnd(8, 1024, 64), rnd(8, 1024, 64)
 flops = 4.0 * 8 * 1024 * 1024 * 64
 with torch.no_grad():

@@ -18,6 +18,7 @@ SWEEP_TAPS=${SWEEP_TAPS:-down2,mid,up0}
 SWEEP_STEPS=${SWEEP_STEPS:-100}
 SWEEP_COUNT=${SWEEP_COUNT:-100}
 ETA=${ETA:-0.5}
+GUIDANCE=${GUIDANCE:-}         # sampling guidance of the generation runs (empty: the model's default, 1.5 for the bundled model)
 ABLATIONS=${ABLATIONS-no-itm no-rec rank tap eta}   # which ablations to run ("" for none)
 SWEEP=${SWEEP:-1}              # 0 skips the probing sweep
 ABLATION_RANK=${ABLATION_RANK:-16}
@@ -32,6 +33,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   TUNE_SET=(--set steps=2 --set batch_size=1 --set checkpoint_every=1)
 fi
 mkdir -p "$OUT" "$RUNS"
+GEN=(); [ -n "$GUIDANCE" ] && GEN=(--guidance "$GUIDANCE")   # extra flags of every `evaluate generation`
 
 swift build -c release --product train-t2i --product train-adapter --product evaluate --product sample
 BIN=.build/release
@@ -58,7 +60,7 @@ $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune/adapter --lor
 
 # Generation: four variants, identical prompts and seeds.
 for suite in id ood; do
-  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation)
+  common=(--model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation "${GEN[@]}")
   $BIN/evaluate generation "${common[@]}" --variant base --no-lora
   $BIN/evaluate generation "${common[@]}" --variant base-sc --no-lora --self-correct --eta "$ETA" --adapter $RUNS/probe/adapter
   $BIN/evaluate generation "${common[@]}" --variant dpt --lora $RUNS/tune/unet_lora
@@ -72,7 +74,7 @@ gen_both() {  # variant, then evaluate-generation flags
   local variant=$1; shift
   for suite in id ood; do
     $BIN/evaluate generation --model "$MODEL" --suite "$suite" --prompts-per-category "$PPC" --images-per-prompt "$IPP" \
-      --out $RUNS/generation --variant "$variant" "$@"
+      --out $RUNS/generation "${GEN[@]}" --variant "$variant" "$@"
   done
 }
 tune_ablation() {  # name, stage-1 adapter, then train-adapter settings; trains, evaluates discriminatively, generates
@@ -89,7 +91,7 @@ fi
 if ablation no-itm; then tune_ablation no-itm $RUNS/probe/adapter --set itm_weight=0; fi
 if ablation eta; then
   # Self-correction strength and mode (stage-1 adapter on the base model, id suite).
-  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation
+  common=(--model "$MODEL" --suite id --prompts-per-category "$PPC" --images-per-prompt "$IPP" --out $RUNS/generation "${GEN[@]}"
           --no-lora --self-correct --adapter $RUNS/probe/adapter)
   for eta in $ABLATION_ETAS; do
     $BIN/evaluate generation "${common[@]}" --variant base-sc-eta$eta --eta "$eta"

@@ -228,28 +228,7 @@ public enum GenerationEvaluation {
     /// (what train-t2i sampled with) when present, else 20 steps and guidance 3. A present but malformed file or
     /// key throws, naming it.
     public static func samplingDefaults(model: URL) throws -> (steps: Int, guidanceScale: Float) {
-        let url = model.appendingPathComponent("train_config.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { return (20, 3) }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
-            throw AdapterTrainingError("\(url.path) is not readable JSON: \(error.localizedDescription)")
-        }
-        guard let dict = object as? [String: Any] else { throw AdapterTrainingError("\(url.path) is not a JSON object") }
-        var steps = 20
-        var guidance: Float = 3
-        if let v = dict["sample_steps"] {
-            guard let n = v as? NSNumber, Double(n.intValue) == n.doubleValue, n.intValue >= 1 else {
-                throw AdapterTrainingError("\(url.path): sample_steps \(v) is not a positive integer")
-            }
-            steps = n.intValue
-        }
-        if let v = dict["guidance_scale"] {
-            guard let n = v as? NSNumber, n.doubleValue.isFinite else {
-                throw AdapterTrainingError("\(url.path): guidance_scale \(v) is not a number")
-            }
-            guidance = n.floatValue
-        }
-        return (steps, guidance)
+        try ModelFolder.samplingDefaults(in: model, fallback: (20, 3)) ?? (20, 3)
     }
 
     /// The first `perCategory` prompts of each category of `suite`, in suite order (nil: all).

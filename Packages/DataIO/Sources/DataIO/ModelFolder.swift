@@ -104,3 +104,34 @@ public struct ModelFolder: Sendable {
         try ConfigFile.write(index, to: url.appendingPathComponent("model_index.json"))
     }
 }
+
+extension ModelFolder {
+    /// The sampling settings a model folder written by a training tool asks for: `sample_steps` and `guidance_scale`
+    /// of its `train_config.json`, each falling back to `fallback` when the file lacks it; nil when the folder has
+    /// no such file (a diffusers Stable Diffusion folder). Only these two keys are read, so a config of an older or
+    /// newer trainer still gives them. A present but malformed file or key throws, naming it.
+    public static func samplingDefaults(in folder: URL, fallback: (steps: Int, guidanceScale: Float))
+        throws -> (steps: Int, guidanceScale: Float)? {
+        let url = folder.appendingPathComponent("train_config.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
+            throw DataIOError(.invalidJSON, file: url.path, "not readable JSON: \(error.localizedDescription)")
+        }
+        guard let dict = object as? [String: Any] else { throw DataIOError(.invalidHeader, file: url.path, "not a JSON object") }
+        var result = fallback
+        if let v = dict["sample_steps"] {
+            guard let n = v as? NSNumber, Double(n.intValue) == n.doubleValue, n.intValue >= 1 else {
+                throw DataIOError(.invalidHeader, file: url.path, item: "sample_steps", "\(v) is not a positive integer")
+            }
+            result.steps = n.intValue
+        }
+        if let v = dict["guidance_scale"] {
+            guard let n = v as? NSNumber, n.doubleValue.isFinite else {
+                throw DataIOError(.invalidHeader, file: url.path, item: "guidance_scale", "\(v) is not a number")
+            }
+            result.guidanceScale = n.floatValue
+        }
+        return result
+    }
+}

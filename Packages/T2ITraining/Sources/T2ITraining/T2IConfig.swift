@@ -144,12 +144,11 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     }
 
     /// The settings a model folder written by train-t2i is sampled with by default: `sample_steps` and
-    /// `guidance_scale` of its `train_config.json`; nil when the folder has none (a diffusers Stable Diffusion folder).
+    /// `guidance_scale` of its `train_config.json` (a missing key: this config's default); nil when the folder has
+    /// none (a diffusers Stable Diffusion folder). Reads the two keys only (`ModelFolder.samplingDefaults`).
     public static func samplingDefaults(modelFolder: URL) throws -> (steps: Int, guidanceScale: Float)? {
-        let url = modelFolder.appendingPathComponent("train_config.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let config = try load(contentsOf: url)
-        return (config.sampleSteps, Float(config.guidanceScale))
+        let d = T2IConfig()
+        return try ModelFolder.samplingDefaults(in: modelFolder, fallback: (d.sampleSteps, Float(d.guidanceScale)))
     }
 
     /// Reads a JSON config file (any subset of the keys) over `base`.

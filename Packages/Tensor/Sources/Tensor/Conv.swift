@@ -302,6 +302,12 @@ extension Tensor {
         let px = xc.storage.pointer + xc.offset, pw = wc.storage.pointer + wc.offset
         let py = out.storage.pointer
         let p = g.outPlane
+        if g.usesShiftedGemms {  // writes every output value, the bias added on the way out
+            withExtendedLifetime((xc, wc, bc)) {
+                g.shiftedForward(px, weight: pw, bias: bc.map { UnsafePointer($0.storage.pointer + $0.offset) }, out: py)
+            }
+            return out
+        }
         let blocks = g.blocks()
         let hasBias = bc != nil
         if g.groupK == 0 {  // no input channels or an empty kernel: the output is the bias (or zero)
@@ -315,10 +321,6 @@ extension Tensor {
             }
         }
         if g.groupK == 0 { return out }
-        if g.usesShiftedGemms {
-            withExtendedLifetime((xc, wc, bc)) { g.shiftedForward(px, weight: pw, out: py, accumulate: hasBias) }
-            return out
-        }
         if g.imageParallel {
             let tiles = g.imageTiles, colSize = g.c * g.kk * (tiles.map { $0.1 - $0.0 }.max() ?? 0)
             let buffers = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(Parallel.workers, g.n) * colSize)

@@ -79,9 +79,9 @@ extension Conv2dGeometry {
         return p
     }
 
-    /// Forward: `out` [N, O, OH, OW] (holding the bias when `accumulate`) gets the convolution of every image.
-    func shiftedForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                        accumulate: Bool) {
+    /// Forward: writes every value of `out` [N, O, OH, OW], adding `bias` [O] when given.
+    func shiftedForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        out: UnsafeMutablePointer<Float>) {
         let split = splitKernel(weight)
         let perWorker = c * paddedPlane + o * wideOutPlane
         let buffers = zeroedWorkerBuffers(perWorker)
@@ -100,7 +100,7 @@ extension Conv2dGeometry {
                     let dst = out + (i * o + oc) * p, src = wide + oc * wideP
                     for r in 0..<oh {
                         let d = dst + r * ow, s = src + r * wpad
-                        if accumulate { for q in 0..<ow { d[q] += s[q] } } else { d.update(from: s, count: ow) }
+                        if let bias { let b = bias[oc]; for q in 0..<ow { d[q] = s[q] + b } } else { d.update(from: s, count: ow) }
                     }
                 }
             }

@@ -93,6 +93,13 @@ public struct UNet2DConditionConfig: Codable, Equatable, Sendable {
     /// `attention_head_dim` (which SD configs use to mean the number of heads).
     public var attentionHeads: [Int] { (numAttentionHeads ?? attentionHeadDim).perBlock(downBlockTypes.count) }
 
+    /// `addition_embed_type_num_heads` (kept in `extras`; diffusers' default 64 when absent): the heads of the
+    /// attention pooling of `addition_embed_type: "text"`.
+    public var additionEmbedTypeNumHeads: JSONValue {
+        get { extras["addition_embed_type_num_heads"] ?? .int(64) }
+        set { extras["addition_embed_type_num_heads"] = newValue }
+    }
+
     public init(from decoder: Decoder) throws {
         var r = try ConfigReader(decoder)
         let d = UNet2DConditionConfig()

@@ -66,11 +66,11 @@ final class UNetTests: XCTestCase {
     typealias F = UNetVAEFixtures
 
     /// Runs the case's forward with every tap and checks output, taps and gradients against diffusers.
-    private func checkParity(case c: String, folder: String, params: [String]) throws {
+    private func checkParity(case c: String, folder: String, params: [String], contextGradient: Bool = false) throws {
         let unet = try F.unet(folder)
         let sample = Variable(try F.tensor("\(c).sample"), requiresGrad: true)
         let timesteps = try F.tensor("\(c).timesteps").scalars
-        let context = Variable(try F.tensor("\(c).context"))
+        let context = Variable(try F.tensor("\(c).context"), requiresGrad: contextGradient)
         let out = unet.forward(sample, timesteps: timesteps, context: context, taps: Set(unet.tapNames))
         let y = try XCTUnwrap(out.sample)
         F.assertClose(y.value, try F.tensor("\(c).output"), abs: 1e-4, "\(c) output")
@@ -80,6 +80,9 @@ final class UNetTests: XCTestCase {
         }
         try (y * F.tensor("\(c).upstream")).sum().backward()
         F.assertRelativelyClose(sample.grad, try F.tensor("\(c).grad.sample"), rel: 1e-3, "\(c) d/d sample")
+        if contextGradient {
+            F.assertRelativelyClose(context.grad, try F.tensor("\(c).grad.context"), rel: 1e-3, "\(c) d/d encoder_hidden_states")
+        }
         for p in params {
             F.assertRelativelyClose(unet.store[p]?.grad, try F.tensor("\(c).grad.\(p)"), rel: 1e-3, "\(c) d/d \(p)")
         }
@@ -117,6 +120,32 @@ final class UNetTests: XCTestCase {
             "up_blocks.2.attentions.1.transformer_blocks.0.ff.net.2.weight",
             "conv_out.weight",
         ])
+    }
+
+    /// `addition_embed_type: "text"`: the attention-pooled prompt added to the timestep embedding (diffusers'
+    /// `TextTimeEmbedding`, 4 pooling heads), per-sample timesteps; gradients reach the text states through both the
+    /// cross-attention and the pooling.
+    func testTextTimeEmbeddingMatchesDiffusers() throws {
+        try checkParity(case: "tt", folder: "tiny-text-time-unet", params: [
+            "add_embedding.norm1.weight",
+            "add_embedding.pool.positional_embedding",
+            "add_embedding.pool.q_proj.weight",
+            "add_embedding.pool.k_proj.weight",   // (its bias gets no gradient: softmax ignores a shift shared by all keys)
+            "add_embedding.pool.v_proj.weight",
+            "add_embedding.proj.weight",
+            "add_embedding.norm2.bias",
+            "time_embedding.linear_2.weight",
+        ], contextGradient: true)
+        // The embedding matters: without it the output differs.
+        let unet = try F.unet("tiny-text-time-unet")
+        var plain = unet.config
+        plain.additionEmbedType = nil
+        let without = try UNet2DConditionModel(config: plain, store: ParameterStore(initialization: .uninitialized))
+        let state = unet.store.stateDict().filter { !$0.key.hasPrefix("add_embedding.") }
+        try without.store.loadStateDict(state)
+        let y = without.predict(Variable(try F.tensor("tt.sample")), timesteps: try F.tensor("tt.timesteps").scalars,
+                                context: Variable(try F.tensor("tt.context"))).value
+        XCTAssertGreaterThan(F.maxAbsDiff(y, try F.tensor("tt.output")), 1e-2)
     }
 
     /// LoRA on every attention projection, reached through `attentionProjections()`: output and gradients of the
@@ -290,6 +319,10 @@ final class UNetTests: XCTestCase {
         expectError(.config, containing: ["attention_head_dim", "3 entries"]) { try build { $0.attentionHeadDim = .many([8, 8, 8]) } }
         expectError(.config, containing: ["norm_num_groups 24"]) { try build { $0.normNumGroups = 24 } }
         expectError(.config, containing: ["class_embed_type"]) { try build { $0.classEmbedType = "timestep" } }
+        expectError(.config, containing: ["addition_embed_type 'image'", "null or text"]) { try build { $0.additionEmbedType = "image" } }
+        expectError(.config, containing: ["addition_embed_type_num_heads", "cross_attention_dim 32"]) {
+            try build { $0.additionEmbedType = "text"; $0.additionEmbedTypeNumHeads = .int(5) }
+        }
         expectError(.config, containing: ["time_cond_proj_dim"]) { try build { $0.extras["time_cond_proj_dim"] = .int(32) } }
         // A config that only lacks a mid block builds, without the `mid` tap.
         var noMid = base

@@ -19,6 +19,8 @@ public struct SuiteEvaluationResult: Codable, Sendable {
     public var imagesPerPrompt: Int
     public var steps: Int
     public var guidanceScale: Double
+    /// diffusers' `guidance_rescale` (0 = off); absent in results written before it existed.
+    public var guidanceRescale: Double?
     public var scheduler: String
     public var images: [EvaluatedImage]
     /// Per category (all-pass rate and mean constraint fraction, per image, 95% bootstrap intervals) and "all".
@@ -31,7 +33,7 @@ public enum SuiteEvaluation {
     /// Runs the evaluation. `promptsPerCategory` nil takes every prompt (60 per category); otherwise the first n of
     /// each category in suite order. `grids` receives, per category, the images of its first `gridPrompts` prompts.
     public static func run(model: T2IModel, suite: PromptSuite, promptsPerCategory: Int?, imagesPerPrompt: Int = 4,
-                           steps: Int, guidanceScale: Float, imageSize: Int, batchSize: Int = 32,
+                           steps: Int, guidanceScale: Float, guidanceRescale: Float = 0, imageSize: Int, batchSize: Int = 32,
                            gridPrompts: Int = 6, progress: (Int, Int) -> Void = { _, _ in })
         throws -> (result: SuiteEvaluationResult, grids: [(category: String, image: RasterImage)]) {
         var taken: [String: Int] = [:]
@@ -53,7 +55,8 @@ public enum SuiteEvaluation {
             let end = Swift.min(jobs.count, start + batchSize)
             let chunk = Array(jobs[start..<end])
             let x = try T2ISampler.sample(model: model, prompts: chunk.map(\.prompt.text), seeds: chunk.map(\.seed),
-                                          steps: steps, guidanceScale: guidanceScale, imageSize: imageSize, batchSize: batchSize)
+                                          steps: steps, guidanceScale: guidanceScale, guidanceRescale: guidanceRescale,
+                                          imageSize: imageSize, batchSize: batchSize)
             for (i, job) in chunk.enumerated() {
                 let t = x.selecting(axis: 0, index: i).contiguous()
                 let verdict = judge.judge(try RGBImage(tensor: t), job.prompt.meaning)
@@ -77,7 +80,7 @@ public enum SuiteEvaluation {
         }
         let result = SuiteEvaluationResult(suite: suite.suite.rawValue, promptsPerCategory: promptsPerCategory ?? PromptSuite.promptsPerCategory,
                                            imagesPerPrompt: imagesPerPrompt, steps: steps, guidanceScale: Double(guidanceScale),
-                                           scheduler: model.scheduler.className, images: images, summaries: summaries)
+                                           guidanceRescale: Double(guidanceRescale), scheduler: model.scheduler.className, images: images, summaries: summaries)
         return (result, grids)
     }
 

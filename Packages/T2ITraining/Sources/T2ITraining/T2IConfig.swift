@@ -43,6 +43,10 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public var attentionHeads = 4
     public var normNumGroups = 32
     public var midBlock = true
+    /// diffusers' `addition_embed_type: "text"` (`TextTimeEmbedding`, `attention_heads` pooling heads): the pooled
+    /// prompt is added to the timestep embedding, so every ResNet block at every resolution is conditioned on the
+    /// text, not only the cross-attention layers (at 8x8 in the default layout).
+    public var textTimeEmbedding = false
 
     // Diffusion objective (DDPM).
     /// What the U-Net predicts: `v_prediction` (default; well conditioned at every t of the cosine schedule, where an
@@ -96,7 +100,7 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         case textEncoderLRScale = "text_encoder_lr_scale"
         case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
         case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
-        case midBlock = "mid_block", predictionType = "prediction_type", snrGamma = "snr_gamma", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
+        case midBlock = "mid_block", textTimeEmbedding = "text_time_embedding", predictionType = "prediction_type", snrGamma = "snr_gamma", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
         case betaStart = "beta_start", betaEnd = "beta_end", batchSize = "batch_size", steps
         case learningRate = "learning_rate", warmupSteps = "warmup_steps", lrSchedule = "lr_schedule"
         case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
@@ -179,6 +183,8 @@ public struct T2IConfig: Codable, Equatable, Sendable {
                  "down_block_types", "and up_block_types need one entry per block_out_channels entry")
         try need(blockOutChannels.allSatisfy { $0 % attentionHeads == 0 }, "attention_heads",
                  "\(attentionHeads) must divide every block_out_channels entry")
+        try need(!textTimeEmbedding || textHiddenSize % attentionHeads == 0, "text_time_embedding",
+                 "needs attention_heads \(attentionHeads) to divide text_hidden_size \(textHiddenSize) (the pooling heads)")
         try need(layersPerBlock >= 1, "layers_per_block", "must be >= 1")
         try need(numTrainTimesteps >= 2, "num_train_timesteps", "must be >= 2")
         try need(BetaScheduleKind(rawValue: betaSchedule) != nil, "beta_schedule",
@@ -246,6 +252,10 @@ public struct T2IConfig: Codable, Equatable, Sendable {
         c.normNumGroups = normNumGroups
         c.crossAttentionDim = .one(textHiddenSize)
         c.attentionHeadDim = .one(attentionHeads)
+        if textTimeEmbedding {
+            c.additionEmbedType = "text"
+            c.additionEmbedTypeNumHeads = .int(attentionHeads)
+        }
         return c
     }
 

@@ -9,10 +9,13 @@ import Tensor
 /// its prompt and seed only, not on the batch it is drawn in. The negative (unconditional) prompt is "" unless given.
 public enum T2ISampler {
     public static func sample(model: T2IModel, prompts: [String], seeds: [UInt64], steps: Int, guidanceScale: Float,
-                              scheduler: SchedulerConfiguration? = nil, negativePrompt: String = "",
+                              guidanceRescale: Float = 0, scheduler: SchedulerConfiguration? = nil, negativePrompt: String = "",
                               imageSize: Int, batchSize: Int = 16) throws -> Tensor {
         guard prompts.count == seeds.count, !prompts.isEmpty else {
             throw T2ITrainingError("sample: \(prompts.count) prompts and \(seeds.count) seeds (need the same non-zero count)")
+        }
+        guard guidanceRescale >= 0, guidanceRescale <= 1 else {
+            throw T2ITrainingError("sample: guidance rescale \(guidanceRescale) is outside 0...1")
         }
         guard steps >= 1, batchSize >= 1 else { throw T2ITrainingError("sample: steps \(steps) and batch \(batchSize) must be >= 1") }
         let unet = model.unet
@@ -40,8 +43,11 @@ public enum T2ISampler {
                     let out = unet.predict(Variable(input), timestep: t, context: Variable(context)).value
                     let eps: Tensor
                     if guided {
-                        let parts = out.chunk(2, axis: 0)
-                        eps = parts[0] + (parts[1] - parts[0]) * guidanceScale
+                        let combined = ClassifierFreeGuidance.combine(out, scale: guidanceScale)
+                        eps = guidanceRescale > 0
+                            ? ClassifierFreeGuidance.rescale(combined, cond: out.sliced(axis: 0, start: n, end: 2 * n).contiguous(),
+                                                             factor: guidanceRescale)
+                            : combined
                     } else {
                         eps = out
                     }

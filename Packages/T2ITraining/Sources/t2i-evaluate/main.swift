@@ -1,6 +1,6 @@
 // Samples a ShapesWorld prompt suite with a model folder and judges every image (the baseline of Docs/RESULTS.md).
 // Usage: t2i-evaluate --model DIR --suite id|ood [--prompts-per-category N] [--images-per-prompt 4] [--steps S]
-//                     [--guidance G (default: the model's train_config.json, else 3)] [--batch B] [--categories single,spatial,...] [--out DIR]
+//                     [--guidance G (default: the model's train_config.json, else 3)] [--guidance-rescale R (0...1, default 0)] [--batch B] [--categories single,spatial,...] [--out DIR]
 // Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table) and <out>/<suite>-<category>.png grids.
 import DataIO
 import Foundation
@@ -21,7 +21,7 @@ while !args.isEmpty {
     args.removeFirst()
     opts[String(a.dropFirst(2))] = v
 }
-let known: Set = ["model", "suite", "prompts-per-category", "images-per-prompt", "steps", "guidance", "batch", "out", "grid-prompts", "categories"]
+let known: Set = ["model", "suite", "prompts-per-category", "images-per-prompt", "steps", "guidance", "guidance-rescale", "batch", "out", "grid-prompts", "categories"]
 if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); known: \(known.sorted().joined(separator: ", "))") }
 guard let modelPath = opts["model"] else { fail("--model DIR is required") }
 guard let suiteName = PromptSuite.Name(rawValue: opts["suite"] ?? "id") else { fail("--suite must be id or ood") }
@@ -40,6 +40,11 @@ if let g = opts["guidance"] {
     guard let v = Float(g) else { fail("--guidance \(g) is not a number") }
     guidance = v
 }
+var rescale: Float = 0
+if let r = opts["guidance-rescale"] {
+    guard let v = Float(r), (0...1).contains(v) else { fail("--guidance-rescale \(r) is not a number in 0...1") }
+    rescale = v
+}
 let out = URL(fileURLWithPath: opts["out"] ?? "runs/eval")
 try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
 var suite = try PromptSuite.load(suiteName)
@@ -56,7 +61,7 @@ if let list = opts["categories"] {
 let t0 = Date()
 let (result, grids) = try SuiteEvaluation.run(
     model: model, suite: suite, promptsPerCategory: int("prompts-per-category"), imagesPerPrompt: int("images-per-prompt") ?? 4,
-    steps: steps, guidanceScale: guidance, imageSize: side, batchSize: int("batch") ?? 32, gridPrompts: int("grid-prompts") ?? 6,
+    steps: steps, guidanceScale: guidance, guidanceRescale: rescale, imageSize: side, batchSize: int("batch") ?? 32, gridPrompts: int("grid-prompts") ?? 6,
     progress: { done, total in
         let dt = Date().timeIntervalSince(t0)
         FileHandle.standardError.write(Data(String(format: "%d/%d images  %.1f img/s  ETA %.0f s\n", done, total,
@@ -68,5 +73,5 @@ try enc.encode(result).write(to: out.appendingPathComponent("\(suiteName.rawValu
 let table = SuiteEvaluation.markdownTable(result)
 try (table + "\n").write(to: out.appendingPathComponent("\(suiteName.rawValue).md"), atomically: true, encoding: .utf8)
 for g in grids { try PNG.write(g.image, to: out.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
-print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance), \(result.scheduler), \(String(format: "%.0f", Date().timeIntervalSince(t0))) s")
+print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance)\(rescale > 0 ? " rescaled \(rescale)" : ""), \(result.scheduler), \(String(format: "%.0f", Date().timeIntervalSince(t0))) s")
 print(table)

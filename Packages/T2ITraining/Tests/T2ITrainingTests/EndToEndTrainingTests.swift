@@ -61,6 +61,14 @@ final class EndToEndTrainingTests: XCTestCase {
         XCTAssertEqual(a.shape, [2, 3, config.imageSize, config.imageSize])
         XCTAssertTrue(bitsEqual(a, b), "the loaded folder samples differently from the trained EMA model")
         XCTAssertTrue(a.scalars.allSatisfy { $0.isFinite && $0 >= -1 && $0 <= 1 })
+        // diffusers' guidance_rescale changes the images; outside 0...1 it is refused.
+        let rescaled = try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
+                                             guidanceRescale: 0.7, imageSize: config.imageSize)
+        XCTAssertFalse(bitsEqual(a, rescaled))
+        XCTAssertThrowsError(try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
+                                                   guidanceRescale: 1.5, imageSize: config.imageSize)) { e in
+            XCTAssertTrue("\(e)".contains("guidance rescale 1.5"), "\(e)")
+        }
         // Different seeds give different images.
         XCTAssertFalse(bitsEqual(a.selecting(axis: 0, index: 0).contiguous(), a.selecting(axis: 0, index: 1).contiguous()))
     }
@@ -110,5 +118,31 @@ final class EndToEndTrainingTests: XCTestCase {
         let wa = try Data(contentsOf: a.modelDirectory.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
         let wb = try Data(contentsOf: b2.modelDirectory.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
         XCTAssertEqual(wa, wb)
+    }
+
+    /// `text_time_embedding`: the U-Net gets diffusers' `addition_embed_type: "text"`, its pooling parameters and the
+    /// text encoder train through it, and the written folder loads back with the embedding.
+    func testTextTimeEmbeddingTrainsAndLoads() throws {
+        var config = try tinyConfig(steps: 3)
+        config.textTimeEmbedding = true
+        XCTAssertEqual(config.unetConfig.additionEmbedType, "text")
+        XCTAssertEqual(config.unetConfig.additionEmbedTypeNumHeads, .int(config.attentionHeads))
+        let dir = temporaryFolder("text-time")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try T2ITrainer(config: config, runDirectory: dir, resume: false)
+        trainer.output = { _ in }
+        let names = ["unet.add_embedding.pool.q_proj.weight", "unet.add_embedding.proj.weight"]
+        func pooling() -> [Tensor] { trainer.parameters.filter { names.contains($0.name) }.map { Tensor(copying: $0.variable.value) } }
+        let before = pooling()
+        XCTAssertEqual(before.count, names.count, "parameters: \(trainer.parameters.map(\.name).filter { $0.contains("add_embedding") })")
+        try trainer.run()
+        for (a, b) in zip(before, pooling()) { XCTAssertFalse(bitsEqual(a, b), "the text-time embedding did not train") }
+        let loaded = try T2IModel.load(from: trainer.modelDirectory)
+        XCTAssertNotNil(loaded.unet.addEmbedding)
+        var bad = config
+        bad.attentionHeads = 3
+        bad.blockOutChannels = [24, 48]
+        bad.normNumGroups = 3
+        XCTAssertThrowsError(try bad.validate()) { e in XCTAssertTrue("\(e)".contains("text_time_embedding"), "\(e)") }
     }
 }

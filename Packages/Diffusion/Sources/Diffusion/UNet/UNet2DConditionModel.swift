@@ -11,9 +11,11 @@ import Tensor
 /// `UpBlock2D`; positional (sinusoidal) time embedding with `flip_sin_to_cos`/`freq_shift`; `attention_head_dim`
 /// as the number of heads (int or per block, as diffusers reads it for these configs); `use_linear_projection`;
 /// `transformer_layers_per_block`, `layers_per_block` (int or per block); `center_input_sample`;
-/// `mid_block_scale_factor`; `norm_num_groups`, `norm_eps`; `conv_in_kernel`/`conv_out_kernel`. Options that change
-/// the architecture beyond that (class or addition embeddings, only-cross-attention, dual cross-attention,
-/// scale-shift time norm, ...) are rejected with a `ModelComponentError` naming the key.
+/// `mid_block_scale_factor`; `norm_num_groups`, `norm_eps`; `conv_in_kernel`/`conv_out_kernel`;
+/// `addition_embed_type: "text"` (a pooled text embedding added to the timestep embedding, `TextTimeEmbedding`).
+/// Options that change the architecture beyond that (class embeddings, other addition embeddings,
+/// only-cross-attention, dual cross-attention, scale-shift time norm, ...) are rejected with a
+/// `ModelComponentError` naming the key.
 ///
 /// The model owns its `ParameterStore` (root path ""): `store.stateDict()` is diffusers' state dict. Parameters
 /// start trainable; freeze them (`store.freeze()`) for inference or input-gradient work, and run pure inference
@@ -24,6 +26,8 @@ public final class UNet2DConditionModel: Module, Denoiser {
     public let store: ParameterStore
     public let convIn: Conv2d
     public let timeEmbedding: TimestepEmbedding
+    /// `add_embedding` of `addition_embed_type: "text"`, else nil.
+    public let addEmbedding: TextTimeEmbedding?
     public let downBlocks: [any UNetDownBlock]
     public let midBlock: UNetMidBlock2DCrossAttn?
     public let upBlocks: [any UNetUpBlock]
@@ -56,6 +60,9 @@ public final class UNet2DConditionModel: Module, Denoiser {
                         kernelSize: config.convInKernel, padding: (config.convInKernel - 1) / 2)
         let timeEmbedDim = config.timeEmbeddingDim ?? boc[0] * 4
         timeEmbedding = TimestepEmbedding(vb.pp("time_embedding"), inChannels: boc[0], timeEmbedDim: timeEmbedDim)
+        addEmbedding = a.textTimeHeads.map {
+            TextTimeEmbedding(vb.pp("add_embedding"), encoderDim: a.crossAttentionDim, timeEmbedDim: timeEmbedDim, heads: $0)
+        }
         let s = UNetBlockSettings(tembChannels: timeEmbedDim, groups: a.groups, eps: Float(config.normEps),
                                   dropout: Float(config.dropout), useLinearProjection: config.useLinearProjection,
                                   downsamplePadding: config.downsamplePadding)
@@ -191,7 +198,8 @@ public final class UNet2DConditionModel: Module, Denoiser {
         let ts = timesteps.count == b ? timesteps : Array(repeating: timesteps[0], count: b)
         let tFeatures = sinusoidalTimestepEmbedding(ts, dim: timestepFeatures, flipSinToCos: config.flipSinToCos,
                                                     freqShift: Float(config.freqShift))
-        let temb = timeEmbedding(Variable(tFeatures))
+        var temb = timeEmbedding(Variable(tFeatures))
+        if let addEmbedding { temb = temb + addEmbedding(context) }
         h = convIn(h)
         var skips: [Variable] = [h]
         for block in downBlocks {
@@ -230,6 +238,8 @@ struct UNetArchitecture {
     let transformerLayers: [Int]
     let crossAttentionDim: Int
     let groups: Int
+    /// Heads of the text-time attention pooling when `addition_embed_type` is "text", else nil.
+    let textTimeHeads: Int?
 
     static let downTypes = ["CrossAttnDownBlock2D", "DownBlock2D"]
     static let upTypes = ["CrossAttnUpBlock2D", "UpBlock2D"]
@@ -288,7 +298,15 @@ struct UNetArchitecture {
         guard c.timeEmbeddingType == "positional" else { throw fail("time_embedding_type '\(c.timeEmbeddingType)' is not supported (positional)") }
         guard c.resnetTimeScaleShift == "default" else { throw fail("resnet_time_scale_shift '\(c.resnetTimeScaleShift)' is not supported (default)") }
         guard c.classEmbedType == nil, c.numClassEmbeds == nil else { throw fail("class embeddings (class_embed_type, num_class_embeds) are not supported") }
-        guard c.additionEmbedType == nil else { throw fail("addition_embed_type '\(c.additionEmbedType!)' is not supported") }
+        switch c.additionEmbedType {
+        case nil: textTimeHeads = nil
+        case "text"?:
+            guard case .int(let h) = c.additionEmbedTypeNumHeads, h > 0, crossAttentionDim % h == 0 else {
+                throw fail("addition_embed_type_num_heads \(c.additionEmbedTypeNumHeads) must be a positive integer dividing cross_attention_dim \(crossAttentionDim)")
+            }
+            textTimeHeads = h
+        case let other?: throw fail("addition_embed_type '\(other)' is not supported (null or text)")
+        }
         guard c.encoderHidDim == nil else { throw fail("encoder_hid_dim is not supported") }
         guard c.convInKernel % 2 == 1, c.convOutKernel % 2 == 1, c.convInKernel > 0, c.convOutKernel > 0 else {
             throw fail("conv_in_kernel \(c.convInKernel) and conv_out_kernel \(c.convOutKernel) must be odd")
@@ -303,6 +321,7 @@ struct UNetArchitecture {
             "reverse_transformer_layers_per_block": [.null], "mid_block_only_cross_attention": [.null, .bool(false)],
             "addition_time_embed_dim": [.null],
         ]
+        // addition_embed_type_num_heads is read above (it only matters for "text").
         for (key, allowed) in extrasAtDefault.sorted(by: { $0.key < $1.key }) {
             if let v = c.extras[key], !allowed.contains(v) { throw fail("\(key) = \(v) is not supported") }
         }

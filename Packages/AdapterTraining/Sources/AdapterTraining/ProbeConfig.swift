@@ -11,7 +11,7 @@ import ShapesWorld
 /// AdamW lr 1e-4, weight decay 1e-2, grad clip 1.0, constant rate, t uniform over all training timesteps; batch 4 x
 /// 700 steps: measured 7.2 CPU-seconds per step on the bundled architecture at up1 (32x32, 1024 adapter tokens), so
 /// about 40-60 minutes on two cores (see the package README).
-public struct ProbeConfig: Codable, Equatable, Sendable {
+public struct ProbeConfig: RunConfig, Equatable, Sendable {
     /// Seed of the adapter's initial weights and of every per-step random draw (negatives, noise, t, dropout).
     public var seed: UInt64 = 0
     /// Seed of the ShapesWorld generator the samples come from.
@@ -56,7 +56,7 @@ public struct ProbeConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, CodingKey {
         case seed, worldSeed = "world_seed", trainSplit = "train_split", imageSize = "image_size", preset
         case featureTaps = "feature_taps", dropout, contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
         case batchSize = "batch_size", steps, learningRate = "learning_rate", weightDecay = "weight_decay"
@@ -64,9 +64,6 @@ public struct ProbeConfig: Codable, Equatable, Sendable {
         case warmupSteps = "warmup_steps", timestepMin = "timestep_min", timestepMax = "timestep_max"
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
     }
-
-    /// Every key a config file may set.
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue).sorted() }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -122,43 +119,6 @@ public struct ProbeConfig: Codable, Equatable, Sendable {
         try c.encode(checkpointEvery, forKey: .checkpointEvery)
         try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
         try c.encode(logEvery, forKey: .logEvery)
-    }
-
-    /// The config as a JSON object.
-    public func json() throws -> JSONValue {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        return try JSONValue.parse(enc.encode(self))
-    }
-
-    /// `base` with the keys of a JSON object replaced; unknown keys and ill-typed values throw naming the key.
-    public static func decode(overrides: JSONValue, base: ProbeConfig = ProbeConfig()) throws -> ProbeConfig {
-        guard case .object(let over) = overrides else { throw AdapterTrainingError("config: the top level is not a JSON object") }
-        guard case .object(var merged) = try base.json() else { throw AdapterTrainingError("config: cannot encode the base config") }
-        for (k, v) in over {
-            guard merged[k] != nil else {
-                throw AdapterTrainingError("config: unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
-            }
-            merged[k] = v
-        }
-        do {
-            return try JSONDecoder().decode(ProbeConfig.self, from: Data(JSONValue.object(merged).serialized().utf8))
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw AdapterTrainingError("config: key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
-        } catch {
-            throw AdapterTrainingError("config: \(error)")
-        }
-    }
-
-    /// Reads a JSON config file (any subset of the keys) over `base`.
-    public static func load(contentsOf url: URL, base: ProbeConfig = ProbeConfig()) throws -> ProbeConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw AdapterTrainingError("cannot read config file \(url.path): \(error.localizedDescription)")
-        }
-        let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch { throw AdapterTrainingError("config file \(url.path) is not valid JSON: \(error)") }
-        return try decode(overrides: json, base: base)
     }
 
     /// Checks value ranges; errors name the key.

@@ -19,7 +19,7 @@ import ShapesWorld
 /// steps: on the bundled model with its default stage-1 adapter (tap up0) a step measured 1.16 CPU-seconds and
 /// 0.72-0.90 s wall on the shared two cores (package README), so about 15 minutes idle and well inside an hour
 /// under load.
-public struct TuneConfig: Codable, Equatable, Sendable {
+public struct TuneConfig: RunConfig, Equatable, Sendable {
     /// Seed of the LoRA down projections and of every per-step random draw (negatives, noise, t, dropout).
     public var seed: UInt64 = 0
     /// Seed of the ShapesWorld generator the samples come from.
@@ -72,7 +72,9 @@ public struct TuneConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public static let errorLabel = "tune config"
+
+    enum CodingKeys: String, CodingKey {
         case seed, worldSeed = "world_seed", trainSplit = "train_split"
         case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraTargets = "lora_targets", loraAttention = "lora_attention"
         case itmWeight = "itm_weight", recWeight = "rec_weight", mseWeight = "mse_weight", trainAdapter = "train_adapter"
@@ -81,9 +83,6 @@ public struct TuneConfig: Codable, Equatable, Sendable {
         case lrSchedule = "lr_schedule", warmupSteps = "warmup_steps", timestepMin = "timestep_min", timestepMax = "timestep_max"
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
     }
-
-    /// Every key a config file may set.
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue).sorted() }
 
     public init(from decoder: Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -145,45 +144,6 @@ public struct TuneConfig: Codable, Equatable, Sendable {
         try c.encode(checkpointEvery, forKey: .checkpointEvery)
         try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
         try c.encode(logEvery, forKey: .logEvery)
-    }
-
-    /// The config as a JSON object.
-    public func json() throws -> JSONValue {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        return try JSONValue.parse(enc.encode(self))
-    }
-
-    /// `base` with the keys of a JSON object replaced; unknown keys and ill-typed values throw naming the key.
-    public static func decode(overrides: JSONValue, base: TuneConfig = TuneConfig()) throws -> TuneConfig {
-        guard case .object(let over) = overrides else { throw AdapterTrainingError("tune config: the top level is not a JSON object") }
-        guard case .object(var merged) = try base.json() else { throw AdapterTrainingError("tune config: cannot encode the base config") }
-        for (k, v) in over {
-            guard merged[k] != nil else {
-                throw AdapterTrainingError("tune config: unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
-            }
-            merged[k] = v
-        }
-        do {
-            return try JSONDecoder().decode(TuneConfig.self, from: Data(JSONValue.object(merged).serialized().utf8))
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw AdapterTrainingError("tune config: key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw AdapterTrainingError("tune config: key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has an invalid value (\(ctx.debugDescription))")
-        } catch {
-            throw AdapterTrainingError("tune config: \(error)")
-        }
-    }
-
-    /// Reads a JSON config file (any subset of the keys) over `base`.
-    public static func load(contentsOf url: URL, base: TuneConfig = TuneConfig()) throws -> TuneConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw AdapterTrainingError("cannot read config file \(url.path): \(error.localizedDescription)")
-        }
-        let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch { throw AdapterTrainingError("config file \(url.path) is not valid JSON: \(error)") }
-        return try decode(overrides: json, base: base)
     }
 
     /// Checks value ranges; errors name the key.

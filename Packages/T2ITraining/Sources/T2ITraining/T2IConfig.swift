@@ -6,7 +6,7 @@ import NN
 /// Every setting of a text-to-image training run. The defaults are the bundled model's (`Models/shapes-t2i`).
 /// Stored as JSON with snake_case keys in each checkpoint and in `train_config.json`; a JSON file may set any subset
 /// of the keys (`T2IConfig.decode(overrides:)`), and unknown keys are errors.
-public struct T2IConfig: Codable, Equatable, Sendable {
+public struct T2IConfig: RunConfig, Equatable, Sendable {
     // Data (ShapesWorld, generated on the fly).
     /// Seed of the world, of the initial weights and of every per-step random draw.
     public var seed: UInt64 = 0
@@ -115,53 +115,12 @@ public struct T2IConfig: Codable, Equatable, Sendable {
     public static let bookkeepingKeys: Set<String> = ["checkpoint_every", "keep_checkpoints", "sample_every", "log_every",
                                                       "guidance_scale", "sample_steps"]
 
-    /// Every key a config file may set.
-    public static var keys: [String] {
-        guard case .object(let o)? = try? T2IConfig().json() else { return [] }
-        return o.keys.sorted()
-    }
-
-    /// The config as a JSON object.
-    public func json() throws -> JSONValue {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        return try JSONValue.parse(enc.encode(self))
-    }
-
-    /// `base` with the keys of a JSON object replaced; unknown keys and ill-typed values throw naming the key.
-    public static func decode(overrides: JSONValue, base: T2IConfig = T2IConfig()) throws -> T2IConfig {
-        guard case .object(let over) = overrides else { throw T2ITrainingError("config: the top level is not a JSON object") }
-        guard case .object(var merged) = try base.json() else { throw T2ITrainingError("config: cannot encode the base config") }
-        for (k, v) in over {
-            guard merged[k] != nil else {
-                throw T2ITrainingError("config: unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
-            }
-            merged[k] = v
-        }
-        do {
-            return try JSONDecoder().decode(T2IConfig.self, from: Data(JSONValue.object(merged).serialized().utf8))
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw T2ITrainingError("config: key '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
-        } catch {
-            throw T2ITrainingError("config: \(error)")
-        }
-    }
-
     /// The settings a model folder written by train-t2i is sampled with by default: `sample_steps` and
     /// `guidance_scale` of its `train_config.json` (a missing key: this config's default); nil when the folder has
     /// none (a diffusers Stable Diffusion folder). Reads the two keys only (`ModelFolder.samplingDefaults`).
     public static func samplingDefaults(modelFolder: URL) throws -> (steps: Int, guidanceScale: Float)? {
         let d = T2IConfig()
         return try ModelFolder.samplingDefaults(in: modelFolder, fallback: (d.sampleSteps, Float(d.guidanceScale)))
-    }
-
-    /// Reads a JSON config file (any subset of the keys) over `base`.
-    public static func load(contentsOf url: URL, base: T2IConfig = T2IConfig()) throws -> T2IConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw T2ITrainingError("cannot read config file \(url.path): \(error.localizedDescription)") }
-        let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch { throw T2ITrainingError("config file \(url.path) is not valid JSON: \(error)") }
-        return try decode(overrides: json, base: base)
     }
 
     /// Checks value ranges and block lists; errors name the key.

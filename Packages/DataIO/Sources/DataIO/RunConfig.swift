@@ -1,0 +1,68 @@
+import Foundation
+
+/// A run's settings (train-t2i, the adapter stages): a `Codable` struct written as one JSON object with snake_case
+/// keys, in which a file or `--set KEY=VALUE` may set any subset of the keys over a base (the defaults). Conformers
+/// encode every key (optionals as null), so the keys of `Self().json()` are exactly the keys a file may set.
+public protocol RunConfig: Codable {
+    /// The defaults.
+    init()
+    /// Names the config in errors: "config", "tune config", ...
+    static var errorLabel: String { get }
+}
+
+/// A config file or override that cannot be used; the message names the key.
+public struct RunConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension RunConfig {
+    public static var errorLabel: String { "config" }
+
+    /// Every key a config file may set, sorted.
+    public static var keys: [String] {
+        guard case .object(let o)? = try? Self().json() else { return [] }
+        return o.keys.sorted()
+    }
+
+    /// The config as a JSON object.
+    public func json() throws -> JSONValue {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return try JSONValue.parse(enc.encode(self))
+    }
+
+    /// `base` with the keys of a JSON object replaced; unknown keys and ill-typed values throw naming the key.
+    public static func decode(overrides: JSONValue, base: Self = Self()) throws -> Self {
+        let label = errorLabel
+        guard case .object(let over) = overrides else { throw RunConfigError("\(label): the top level is not a JSON object") }
+        guard case .object(var merged) = try base.json() else { throw RunConfigError("\(label): cannot encode the base config") }
+        for (k, v) in over {
+            guard merged[k] != nil else {
+                throw RunConfigError("\(label): unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
+            }
+            merged[k] = v
+        }
+        func path(_ ctx: DecodingError.Context) -> String { ctx.codingPath.map(\.stringValue).joined(separator: ".") }
+        do {
+            return try JSONDecoder().decode(Self.self, from: Data(JSONValue.object(merged).serialized().utf8))
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw RunConfigError("\(label): key '\(path(ctx))' has the wrong type (\(ctx.debugDescription))")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw RunConfigError("\(label): key '\(path(ctx))' has an invalid value (\(ctx.debugDescription))")
+        } catch {
+            throw RunConfigError("\(label): \(error)")
+        }
+    }
+
+    /// Reads a JSON config file (any subset of the keys) over `base`.
+    public static func load(contentsOf url: URL, base: Self = Self()) throws -> Self {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw RunConfigError("cannot read config file \(url.path): \(error.localizedDescription)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(data) } catch { throw RunConfigError("config file \(url.path) is not valid JSON: \(error)") }
+        return try decode(overrides: json, base: base)
+    }
+}

@@ -53,6 +53,15 @@ final class LayerGradientTests: XCTestCase {
         assertGradients([qs, ks, vs]) { x in Variable.scaledDotProductAttention(x[0], x[1], x[2], causal: true) }
     }
 
+    /// The same checks through the backward that recomputes the probabilities from row log-sum-exps (the path long
+    /// sequences take), forced by a zero saved-probability limit.
+    func testScaledDotProductAttentionRecomputingBackward() {
+        let saved = Variable.attentionSavedProbabilityLimit
+        Variable.attentionSavedProbabilityLimit = 0
+        defer { Variable.attentionSavedProbabilityLimit = saved }
+        testScaledDotProductAttention()
+    }
+
     func testAttentionMatchesComposedOps() {
         // The fused attention node and the same computation from matmul/softmax nodes give the same gradients.
         let q = rnd([2, 3, 4], 76), k = rnd([2, 5, 4], 77), v = rnd([2, 5, 3], 78), s = rnd([2, 3, 3], 79)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Scaled dot-product attention: sgemm for Q K^T and P V, one fused row pass in between
 /// (scale, additive mask, causal cut, max, exp, normalise), and the backward pass from the saved probabilities.
 ///
@@ -19,6 +21,107 @@ extension Tensor {
                                         scale: Float? = nil) -> (output: Tensor, probabilities: Tensor) {
         let r = attention(q, k, v, mask: mask, causal: causal, scale: scale, saveProbabilities: true)
         return (r.output, r.probabilities!)
+    }
+
+    /// Attention that also returns each query row's log-sum-exp of its scaled, masked scores, [..., Lq] (+inf for a
+    /// row that sees no key): all that `attentionBackward(_:q:k:v:logSumExp:mask:causal:scale:)` needs besides the
+    /// inputs, Lk times smaller than the probabilities (FlashAttention's trade: memory for one more Q K^T).
+    public static func attentionForwardSavingLogSumExp(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil,
+                                                       causal: Bool = false, scale: Float? = nil)
+        -> (output: Tensor, logSumExp: Tensor) {
+        let s = AttentionSizes(op: "attentionForwardSavingLogSumExp", q.shape, k.shape, v.shape)
+        var lse = Tensor(uninitializedShape: s.batch + [s.lq])
+        let out = lse.withMutableBuffer { buf in
+            attention(q, k, v, mask: mask, causal: causal, scale: scale, saveProbabilities: false,
+                      logSumExp: buf.baseAddress).output
+        }
+        return (out, lse)
+    }
+
+    /// Gradients of attention with respect to q, k and v, recomputing the probabilities a tile of query rows at a
+    /// time from the saved row log-sum-exps (`attentionForwardSavingLogSumExp`): memory stays two score tiles of at
+    /// most `attentionScratchBudget` floats whatever the sequence length. `mask`, `causal` and `scale` must be the
+    /// forward pass's. Same formulas as the probabilities version.
+    public static func attentionBackward(_ gradOut: Tensor, q: Tensor, k: Tensor, v: Tensor, logSumExp: Tensor,
+                                         mask: Tensor? = nil, causal: Bool = false, scale: Float? = nil)
+        -> (dq: Tensor, dk: Tensor, dv: Tensor) {
+        let op = "attentionBackward"
+        let s = AttentionSizes(op: op, q.shape, k.shape, v.shape)
+        tensorCheck(gradOut.shape == s.batch + [s.lq, s.dv], op,
+                    "gradOut shape \(gradOut.shape) should be the attention output shape \(s.batch + [s.lq, s.dv])")
+        tensorCheck(logSumExp.shape == s.batch + [s.lq], op,
+                    "logSumExp shape \(logSumExp.shape) should be \(s.batch + [s.lq])")
+        let alpha = scale ?? 1 / Float(s.d).squareRoot()
+        let mv = AttentionMaskView(mask, sizes: s, op: op)
+        var qm = q, km = k, vm = v, gm = gradOut
+        let lq = matrixLayout(&qm), lk = matrixLayout(&km), lv = matrixLayout(&vm), lg = matrixLayout(&gm)
+        let lc = logSumExp.contiguous()
+        if s.lq == 0 || s.lk == 0 || s.batchCount == 0 {
+            return (Tensor(shape: q.shape, repeating: 0), Tensor(shape: k.shape, repeating: 0), Tensor(shape: v.shape, repeating: 0))
+        }
+        let dq = Tensor(uninitializedShape: q.shape), dk = Tensor(uninitializedShape: k.shape)
+        let dv = Tensor(uninitializedShape: v.shape)
+        let oq = matrixBatchOffsets(qm), ok = matrixBatchOffsets(km), ov = matrixBatchOffsets(vm), og = matrixBatchOffsets(gm)
+        let (lqn, lkn) = (s.lq, s.lk)
+        let tileRows = Swift.max(1, Swift.min(lqn, attentionScratchBudget / lkn))
+        let pt = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * lkn)
+        let ds = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * lkn)
+        defer { pt.deallocate(); ds.deallocate() }
+        let pq = qm.storage.pointer, pk = km.storage.pointer, pv = vm.storage.pointer, pg = gm.storage.pointer
+        let pl = lc.storage.pointer + lc.offset
+        let pdq = dq.storage.pointer, pdk = dk.storage.pointer, pdv = dv.storage.pointer
+        withExtendedLifetime((qm, km, vm, gm, lc, mv)) {
+            for b in 0..<s.batchCount {
+                var r0 = 0
+                while r0 < lqn {
+                    let rows = Swift.min(tileRows, lqn - r0)
+                    let qt = pq + oq[b] + r0 * (lq.trans ? 1 : lq.ld)
+                    let gt = pg + og[b] + r0 * (lg.trans ? 1 : lg.ld)
+                    let accumulate: Float = r0 == 0 ? 0 : 1
+                    // P = exp(Q K^T * scale + mask - lse), rows past the causal cut zero
+                    Gemm.sgemm(transA: lq.trans, transB: !lk.trans, m: rows, n: lkn, k: s.d, a: qt, lda: lq.ld,
+                               b: pk + ok[b], ldb: lk.ld, beta: 0, c: pt, ldc: lkn)
+                    let maskBase = mv.base(batch: b, row: r0)
+                    let first = r0
+                    Parallel.forEachChunk(rows, costPerItem: 3 * lkn) { range in
+                        for i in range {
+                            let row = pt + i * lkn
+                            let valid = causal ? Swift.min(lkn, first + i + 1) : lkn
+                            let shift = pl[b * lqn + first + i]
+                            let m = maskBase.map { $0 + i * mv.rowStride }
+                            if let m, mv.colStride == 1 {
+                                for j in 0..<valid { row[j] = expNonPositive(row[j] * alpha + m[j] - shift) }
+                            } else if let m {
+                                for j in 0..<valid { row[j] = expNonPositive(row[j] * alpha + m[j * mv.colStride] - shift) }
+                            } else {
+                                for j in 0..<valid { row[j] = expNonPositive(row[j] * alpha - shift) }
+                            }
+                            if valid < lkn { (row + valid).update(repeating: 0, count: lkn - valid) }
+                        }
+                    }
+                    // dV += P^T dO
+                    Gemm.sgemm(transA: true, transB: lg.trans, m: lkn, n: s.dv, k: rows, a: pt, lda: lkn,
+                               b: gt, ldb: lg.ld, beta: accumulate, c: pdv + b * lkn * s.dv, ldc: s.dv)
+                    // dP = dO V^T, then dS = P * (dP - rowsum(dP * P)) in place
+                    Gemm.sgemm(transA: lg.trans, transB: !lv.trans, m: rows, n: lkn, k: s.dv, a: gt, lda: lg.ld,
+                               b: pv + ov[b], ldb: lv.ld, beta: 0, c: ds, ldc: lkn)
+                    Parallel.forEachChunk(rows, costPerItem: 3 * lkn) { range in
+                        for i in range {
+                            let prow = pt + i * lkn, drow = ds + i * lkn
+                            let dot = attentionDot(prow, drow, lkn)
+                            for j in 0..<lkn { drow[j] = prow[j] * (drow[j] - dot) }
+                        }
+                    }
+                    // dQ = scale * dS K,  dK += scale * dS^T Q
+                    Gemm.sgemm(transA: false, transB: lk.trans, m: rows, n: s.d, k: lkn, alpha: alpha, a: ds, lda: lkn,
+                               b: pk + ok[b], ldb: lk.ld, beta: 0, c: pdq + (b * lqn + r0) * s.d, ldc: s.d)
+                    Gemm.sgemm(transA: true, transB: lq.trans, m: lkn, n: s.d, k: rows, alpha: alpha, a: ds, lda: lkn,
+                               b: qt, ldb: lq.ld, beta: accumulate, c: pdk + b * lkn * s.d, ldc: s.d)
+                    r0 += rows
+                }
+            }
+        }
+        return (dq, dk, dv)
     }
 
     /// Gradients of attention with respect to q, k and v from the saved probabilities P:
@@ -76,7 +179,8 @@ extension Tensor {
     static let attentionScratchBudget = 1 << 20
 
     private static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, causal: Bool, scale: Float?,
-                                  saveProbabilities: Bool) -> (output: Tensor, probabilities: Tensor?) {
+                                  saveProbabilities: Bool, logSumExp: UnsafeMutablePointer<Float>? = nil)
+        -> (output: Tensor, probabilities: Tensor?) {
         let op = saveProbabilities ? "attentionForward" : "scaledDotProductAttention"
         let s = AttentionSizes(op: op, q.shape, k.shape, v.shape)
         let alpha = scale ?? 1 / Float(s.d).squareRoot()
@@ -120,8 +224,9 @@ extension Tensor {
                     Parallel.forEachChunk(rows, costPerItem: 4 * lkn) { range in
                         for i in range {
                             let limit = causal ? Swift.min(lkn, first + i + 1) : lkn
-                            attentionSoftmaxRow(sc + i * lkn, count: lkn, valid: limit, scale: alpha,
-                                                mask: maskBase.map { $0 + i * maskRowStride }, maskStride: maskColStride)
+                            let lse = attentionSoftmaxRow(sc + i * lkn, count: lkn, valid: limit, scale: alpha,
+                                                          mask: maskBase.map { $0 + i * maskRowStride }, maskStride: maskColStride)
+                            logSumExp?[b * lqn + first + i] = lse
                         }
                     }
                     // O[r0..<r0+rows] = P V
@@ -171,9 +276,9 @@ private struct AttentionSizes {
 /// One row of scores -> probabilities, in place: `s = s*scale + mask` for the first `valid` entries, softmax over
 /// them, zero for the rest (and for a row with no finite score). Plain loops over pointers that LLVM vectorises
 /// (Swift's generic SIMD min/max/select helpers run lane by lane, so they are avoided here).
-@inline(__always)
+@inline(__always) @discardableResult
 private func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int, valid: Int, scale: Float,
-                                 mask: UnsafePointer<Float>?, maskStride: Int) {
+                                 mask: UnsafePointer<Float>?, maskStride: Int) -> Float {
     if let mask {
         if maskStride == 1 {
             for j in 0..<valid { row[j] = row[j] * scale + mask[j] }
@@ -197,11 +302,38 @@ private func attentionSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int,
     if valid < count { (row + valid).update(repeating: 0, count: count - valid) }
     if !m.isFinite {  // every key masked (or an overflow): no attention at all
         row.update(repeating: 0, count: valid)
-        return
+        return .infinity
     }
     for j in 0..<valid { row[j] = expNonPositive(row[j] - m) }
-    let inv = 1 / attentionSum(row, valid)
+    let sum = attentionSum(row, valid)
+    let inv = 1 / sum
     for j in 0..<valid { row[j] *= inv }
+    return m + Foundation.log(sum)
+}
+
+/// The additive mask as a broadcast view over the scores [batch..., Lq, Lk]: per-batch offsets, row/column strides.
+private struct AttentionMaskView {
+    let view: Tensor?
+    let offsets: [Int]
+    let rowStride: Int
+    let colStride: Int
+
+    init(_ mask: Tensor?, sizes s: AttentionSizes, op: String) {
+        guard let mask else { view = nil; offsets = []; rowStride = 0; colStride = 0; return }
+        let full = s.batch + [s.lq, s.lk]
+        let ok = (try? Tensor.broadcastShape(mask.shape, full)) == full
+        tensorCheck(ok, op, "mask shape \(mask.shape) does not broadcast to the score shape \(full)")
+        let v = mask.expanded(to: full)
+        view = v
+        offsets = Tensor.batchOffsets(shape: s.batch, strides: Array(v.strides.dropLast(2)), base: v.offset)
+        rowStride = v.strides[v.rank - 2]
+        colStride = v.strides[v.rank - 1]
+    }
+
+    /// The mask entry of (batch b, query row `row`, key 0), or nil without a mask.
+    func base(batch b: Int, row: Int) -> UnsafePointer<Float>? {
+        view.map { UnsafePointer($0.storage.pointer) + offsets[b] + row * rowStride }
+    }
 }
 
 @inline(__always)

@@ -79,4 +79,38 @@ final class AttentionTests: XCTestCase {
             }
         }
     }
+
+    /// The backward that recomputes probabilities from the saved row log-sum-exps equals the one from saved
+    /// probabilities: with a broadcast mask (one fully masked row), causal, a custom scale, strided heads, and
+    /// sequences long enough to be cut into several query tiles.
+    func testLogSumExpBackwardMatchesSavedProbabilities() {
+        func compare(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, causal: Bool, scale: Float?, _ what: String) {
+            let f = Tensor.attentionForward(q, k, v, mask: mask, causal: causal, scale: scale)
+            let l = Tensor.attentionForwardSavingLogSumExp(q, k, v, mask: mask, causal: causal, scale: scale)
+            XCTAssertEqual(l.output.scalars, f.output.scalars, "\(what): forward")
+            XCTAssertEqual(l.logSumExp.shape, Array(q.shape.dropLast()))
+            let g = OpsB.random(f.output.shape, seed: 91)
+            let a = Tensor.attentionBackward(g, q: q, k: k, v: v, probabilities: f.probabilities, scale: scale)
+            let b = Tensor.attentionBackward(g, q: q, k: k, v: v, logSumExp: l.logSumExp, mask: mask, causal: causal, scale: scale)
+            OpsB.assertClose(b.dq, a.dq, atol: 2e-5, "\(what): dq")
+            OpsB.assertClose(b.dk, a.dk, atol: 2e-5, "\(what): dk")
+            OpsB.assertClose(b.dv, a.dv, atol: 2e-5, "\(what): dv")
+            XCTAssertTrue((b.dq.scalars + b.dk.scalars + b.dv.scalars).allSatisfy(\.isFinite), "\(what): finite")
+        }
+        let q = OpsB.random([2, 3, 7, 8], seed: 81), k = OpsB.random([2, 3, 9, 8], seed: 82), v = OpsB.random([2, 3, 9, 5], seed: 83)
+        var mask = OpsB.random([7, 9], seed: 84)
+        mask.withMutableBuffer { m in
+            for j in 0..<9 { m[2 * 9 + j] = -.infinity }       // query row 2 sees no key
+            m[4 * 9 + 1] = -.infinity
+        }
+        compare(q, k, v, mask: mask, causal: false, scale: nil, "mask")
+        compare(q, k, v, mask: nil, causal: true, scale: 0.3, "causal")
+        let qkv = OpsB.random([2, 12, 3, 2, 8], seed: 85)
+        func part(_ i: Int) -> Tensor { qkv.selecting(axis: 2, index: i).permuted([0, 2, 1, 3]) }
+        compare(part(0), part(1), part(2), mask: nil, causal: true, scale: nil, "strided heads")
+        // 3000 keys: a tile holds 349 query rows, so 700 queries take three tiles (dK and dV accumulate).
+        let lq = 700, lk = 3000
+        compare(OpsB.random([1, lq, 4], seed: 86), OpsB.random([1, lk, 4], seed: 87), OpsB.random([1, lk, 3], seed: 88),
+                mask: OpsB.random([lk], seed: 89), causal: true, scale: nil, "tiles")
+    }
 }

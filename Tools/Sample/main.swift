@@ -34,6 +34,9 @@ struct Sample: ParsableCommand {
     @Option(help: "Denoising steps (default: the model's train_config.json sample_steps when it has one, else \(SampleJob.defaultSteps)).") var steps: Int?
     @Option(help: "Classifier-free guidance scale; <= 1 turns guidance off (default: the model's train_config.json guidance_scale when it has one, else \(SampleJob.defaultGuidance)).")
     var guidance: Float?
+    @Option(name: .customLong("guidance-rescale"),
+            help: "diffusers' guidance_rescale in 0...1 (Lin et al. 2023; 0 = off). On the bundled model it did not help (Docs/RESULTS.md).")
+    var guidanceRescale: Float = 0
     @Option(name: .customLong("negative-prompt"), help: "Negative prompt for every prompt.") var negativePrompt: String?
     @Option(help: "Images per U-Net call.") var batch: Int = 4
     @Option(help: "Image height in pixels (default: the model's).") var height: Int?
@@ -108,6 +111,7 @@ struct Sample: ParsableCommand {
             ? try GenerationEvaluation.samplingDefaults(model: folder) : nil
         job.steps = steps ?? trained?.steps
         job.guidanceScale = guidance ?? trained?.guidanceScale
+        job.guidanceRescale = guidanceRescale
         job.batch = batch
         job.height = height
         job.width = width

@@ -19,6 +19,8 @@ public struct SampleJob {
     public var negativePrompt: String?
     public var steps: Int?
     public var guidanceScale: Float?
+    /// diffusers' `guidance_rescale` (0...1, 0 = off).
+    public var guidanceRescale: Float = 0
     public var batch: Int = 4
     public var height: Int?
     public var width: Int?
@@ -71,6 +73,9 @@ public struct SampleJob {
         guard !prompts.isEmpty else { throw PipelineError("prompts", "no prompt given") }
         guard imagesPerPrompt > 0 else { throw PipelineError("n", "images per prompt must be at least 1, got \(imagesPerPrompt)") }
         guard batch > 0 else { throw PipelineError("batch", "batch size must be at least 1, got \(batch)") }
+        guard (0...1).contains(guidanceRescale) else {
+            throw PipelineError("guidance-rescale", "guidance rescale must be in 0...1, got \(guidanceRescale)")
+        }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let total = prompts.count * imagesPerPrompt
         let steps = self.steps ?? Self.defaultSteps
@@ -86,7 +91,8 @@ public struct SampleJob {
             var j = 0
             while j < imagesPerPrompt {
                 let k = min(batch, imagesPerPrompt - j)
-                let options = GenerationOptions(steps: steps, guidanceScale: guidance, height: height, width: width,
+                let options = GenerationOptions(steps: steps, guidanceScale: guidance, guidanceRescale: guidanceRescale,
+                                                height: height, width: width,
                                                 imagesPerPrompt: k,
                                                 seeding: .perImage((j..<(j + k)).map { seed &+ UInt64($0) }))
                 let chunkStart = Date()

@@ -60,4 +60,24 @@ final class SampleJobTests: XCTestCase {
         XCTAssertEqual(ProgressBar.render(label: "s", done: 5, total: 10, rate: 2, eta: 65, width: 10),
                        "s [#####-----] 5/10 2.00 it/s ETA 1:05")
     }
+
+    /// `guidanceRescale` reaches the pipeline (the images change) and is range-checked by name.
+    func testGuidanceRescaleChangesTheImagesAndIsChecked() throws {
+        let pipe = Fixture.pipeline
+        try pipe.useScheduler("ddim")
+        func run(_ rescale: Float) throws -> RasterImage {
+            let dir = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            var job = SampleJob(prompts: ["a red circle"], output: dir)
+            job.imagesPerPrompt = 1
+            job.steps = 2
+            job.guidanceScale = 5
+            job.guidanceRescale = rescale
+            job.height = 16
+            job.width = 16
+            return try PNG.read(try job.run(on: pipe).images[0])
+        }
+        XCTAssertNotEqual(try run(0).pixels, try run(0.7).pixels)
+        XCTAssertThrowsError(try run(1.5)) { XCTAssertTrue("\($0)".contains("guidance rescale must be in 0...1"), "\($0)") }
+    }
 }

@@ -42,6 +42,25 @@ final class LayerGradientTests: XCTestCase {
         let x = rnd([2, 6, 3, 2], 67, -2...2), w = rnd([6], 68, 0.5...1.5), b = rnd([6], 69)
         assertGradients([x, w, b]) { v in Variable.groupNorm(v[0], groups: 3, weight: v[1], bias: v[2]) }
         assertGradients([x]) { v in Variable.groupNorm(v[0], groups: 2) }
+        assertGradients([x, w, b]) { v in Variable.groupNorm(v[0], groups: 3, weight: v[1], bias: v[2], silu: true) }
+        assertGradients([x]) { v in Variable.groupNorm(v[0], groups: 2, silu: true) }
+    }
+
+    /// The fused group norm + SiLU node: the same forward bits and the same gradients as the two nodes.
+    func testGroupNormSiLUMatchesComposedOps() {
+        let x = rnd([2, 8, 5, 3], 90, -3...3), w = rnd([8], 91, 0.5...1.5), b = rnd([8], 92), s = rnd([2, 8, 5, 3], 93)
+        func run(_ fused: Bool) -> (Tensor, [Tensor]) {
+            let vars = [x, w, b].map { Variable($0, requiresGrad: true) }
+            let y = fused ? Variable.groupNorm(vars[0], groups: 4, weight: vars[1], bias: vars[2], silu: true)
+                : Variable.groupNorm(vars[0], groups: 4, weight: vars[1], bias: vars[2]).silu()
+            y.backward(s)
+            return (y.value, vars.map { $0.grad! })
+        }
+        let (yf, gf) = run(true), (yc, gc) = run(false)
+        XCTAssertEqual(yf.scalars, yc.scalars)
+        for (a, c) in zip(gf, gc) {
+            XCTAssertLessThan(zip(a.scalars, c.scalars).map { abs($0 - $1) }.max()!, 1e-5)
+        }
     }
 
     func testScaledDotProductAttention() {

@@ -23,10 +23,11 @@ public final class GroupNorm: Module {
         vb.register(self)
     }
 
-    public func callAsFunction(_ x: Variable) -> Variable {
+    /// The normalised `x`; with `silu`, `silu` of it in the same pass (`norm(x, silu: true)` = `norm(x).silu()`).
+    public func callAsFunction(_ x: Variable, silu: Bool = false) -> Variable {
         tensorCheck(x.rank >= 2 && x.shape[1] == channels, "GroupNorm(\(path))",
                     "input shape \(x.shape) does not have \(channels) channels on axis 1")
-        return Variable.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
+        return Variable.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
     }
 }
 

@@ -1,6 +1,6 @@
 // Times train-t2i's training step and sampling at the default config (or `--set KEY=VALUE` overrides).
 // Usage: swift run -c release --package-path Packages/T2ITraining t2i-bench [steps] [--set key=value ...] [--sample N]
-//        [--im2col]
+//        [--im2col] [--dispatch]
 import Autodiff
 import DataIO
 import Foundation
@@ -31,6 +31,8 @@ while !args.isEmpty {
         args.removeFirst(); sampleImages = n
     } else if a == "--im2col" {
         Tensor.shiftedConvolutions = false   // every convolution through im2col (the path before shifted GEMMs)
+    } else if a == "--dispatch" {
+        Parallel.spinningWorkers = false     // parallel ops on Dispatch's pool (the path before the spinning workers)
     } else if let n = Int(a) {
         steps = n
     } else {
@@ -42,7 +44,7 @@ let dir = FileManager.default.temporaryDirectory.appendingPathComponent("t2i-ben
 defer { try? FileManager.default.removeItem(at: dir) }
 let trainer = try T2ITrainer(config: config, runDirectory: dir, resume: false)
 print("parameters: \(trainer.model.parameterCount) (U-Net \(trainer.model.unet.store.parameterCount()), text \(trainer.model.textEncoder.store.parameterCount())); weights \(String(format: "%.1f", Double(trainer.model.parameterCount) * 4 / 1e6)) MB float32")
-print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS \(BLAS.coreName), OpenBLAS threads \(BLAS.threads), Parallel workers \(Parallel.workers), convolutions \(Tensor.shiftedConvolutions ? "shifted GEMMs where eligible" : "im2col")")
+print("batch \(config.batchSize), image \(config.imageSize)x\(config.imageSize), BLAS \(BLAS.coreName), OpenBLAS threads \(BLAS.threads), Parallel workers \(Parallel.workers), convolutions \(Tensor.shiftedConvolutions ? "shifted GEMMs where eligible" : "im2col"), threads \(Parallel.spinningWorkers ? "spinning workers" : "Dispatch")")
 // Data generation alone.
 var t0 = Date()
 _ = trainer.data.batch(step: 1000)

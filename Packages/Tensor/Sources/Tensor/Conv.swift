@@ -266,7 +266,7 @@ extension Conv2dGeometry {
     func forEachImageRange(_ body: (Int, Range<Int>) -> Void) {
         let w = Swift.min(Parallel.workers, n)
         let chunk = (n + w - 1) / w
-        DispatchQueue.concurrentPerform(iterations: w) { i in
+        Parallel.run(iterations: w) { i in
             let lo = i * chunk, hi = Swift.min(n, lo + chunk)
             if lo < hi { body(i, lo..<hi) }
         }

@@ -37,7 +37,7 @@ enum Gemm {
             // Panels in multiples of 16 (the kernels' register blocking), one per worker.
             let panel = ((extent + workers - 1) / workers + 15) / 16 * 16
             let panels = (extent + panel - 1) / panel
-            DispatchQueue.concurrentPerform(iterations: panels) { i in
+            Parallel.run(iterations: panels) { i in
                 let lo = i * panel, len = Swift.min(panel, extent - lo)
                 if len <= 0 { return }
                 if byColumns {

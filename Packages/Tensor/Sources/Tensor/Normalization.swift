@@ -123,8 +123,10 @@ extension Tensor {
     }
 
     /// Group norm that also returns the saved statistics `mean` and `rstd`, each [N, groups].
+    /// With `silu` the output is `silu(groupNorm(x))` in the same pass (Stable Diffusion's ResNet blocks: no
+    /// normalised intermediate is written or kept); bitwise the same as `.silu()` after the plain group norm.
     public static func groupNormForward(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Tensor? = nil,
-                                        eps: Float = 1e-5) -> (output: Tensor, mean: Tensor, rstd: Tensor) {
+                                        eps: Float = 1e-5, silu fuseSiLU: Bool = false) -> (output: Tensor, mean: Tensor, rstd: Tensor) {
         let (n, c, s) = groupNormSizes(op: "groupNorm", x.shape, groups: groups, weight: weight, bias: bias)
         let cg = c / groups, m = cg * s
         let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
@@ -149,7 +151,12 @@ extension Tensor {
                         let scale = rs * (pw?[ch] ?? 1)
                         let shift = (pb?[ch] ?? 0) - mu * scale
                         let xs = px + base + cl * s, ys = py + base + cl * s
-                        for i in 0..<s { ys[i] = xs[i] * scale + shift }
+                        if fuseSiLU {
+                            let k = SiluK()
+                            for i in 0..<s { ys[i] = k.apply(xs[i] * scale + shift) }
+                        } else {
+                            for i in 0..<s { ys[i] = xs[i] * scale + shift }
+                        }
                     }
                 }
             }
@@ -159,36 +166,53 @@ extension Tensor {
 
     /// Backward of `groupNormForward`: gradients for `x`, for `weight` (nil when `weight` is nil) and for the
     /// bias (always computed: `grad` summed over N and the spatial axes).
+    /// With `silu` (the forward's `silu: true`; then `bias` must be the forward's bias) `grad` is the gradient of the
+    /// SiLU output: the normalised value is recomputed from `x` and the SiLU derivative applied on the fly.
     public static func groupNormBackward(_ grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, groups: Int,
-                                         weight: Tensor?) -> (dx: Tensor, dweight: Tensor?, dbias: Tensor?) {
+                                         weight: Tensor?, silu fuseSiLU: Bool = false, bias: Tensor? = nil)
+        -> (dx: Tensor, dweight: Tensor?, dbias: Tensor?) {
         tensorCheck(grad.shape == x.shape, "groupNormBackward", "grad \(grad.shape) and x \(x.shape) must have the same shape")
-        let (n, c, s) = groupNormSizes(op: "groupNormBackward", x.shape, groups: groups, weight: weight, bias: nil)
+        let (n, c, s) = groupNormSizes(op: "groupNormBackward", x.shape, groups: groups, weight: weight, bias: fuseSiLU ? bias : nil)
         tensorCheck(mean.count == n * groups && rstd.count == n * groups, "groupNormBackward",
                     "mean \(mean.shape) and rstd \(rstd.shape) must be [\(n), \(groups)]")
         let cg = c / groups, m = cg * s
         let gc = grad.contiguous(), xc = x.contiguous(), mc = mean.contiguous(), rc = rstd.contiguous()
-        let wc = weight?.contiguous()
+        let wc = weight?.contiguous(), bc = fuseSiLU ? bias?.contiguous() : nil
         let dx = Tensor(uninitializedShape: x.shape)
         let dw = Tensor(shape: [c], repeating: 0), db = Tensor(shape: [c], repeating: 0)
         if n * c == 0 { return (dx, weight == nil ? nil : dw, db) }
         let pg = gc.storage.pointer + gc.offset, px = xc.storage.pointer + xc.offset
         let pm = mc.storage.pointer + mc.offset, pr = rc.storage.pointer + rc.offset
         let pw = wc.map { UnsafePointer($0.storage.pointer + $0.offset) }
+        let pb = bc.map { UnsafePointer($0.storage.pointer + $0.offset) }
         let pdx = dx.storage.pointer
+        // With SiLU, the gradient of the normalised value, dz = dy * silu'(z), goes into dx first (z recomputed
+        // from x exactly as the forward computed it) and is then turned into dx in place.
+        let pgz: UnsafePointer<Float> = fuseSiLU ? UnsafePointer(pdx) : UnsafePointer(pg)
         // Per (image, channel): sum dy and sum dy*x; reduced over images at the end for dweight/dbias.
         let sdy = UnsafeMutablePointer<Float>.allocate(capacity: n * c)
         let sdyx = UnsafeMutablePointer<Float>.allocate(capacity: n * c)
         defer { sdy.deallocate(); sdyx.deallocate() }
-        withExtendedLifetime((gc, xc, mc, rc, wc)) {
-            Parallel.forEachChunk(n * groups, costPerItem: 4 * m) { range in
+        withExtendedLifetime((gc, xc, mc, rc, wc, bc)) {
+            Parallel.forEachChunk(n * groups, costPerItem: (fuseSiLU ? 8 : 4) * m) { range in
                 for item in range {
                     let img = item / groups, g = item % groups
                     let base = item * m
                     let mu = pm[item], rs = pr[item]
+                    if fuseSiLU {
+                        let k = SiluBackK()
+                        for cl in 0..<cg {
+                            let ch = g * cg + cl
+                            let scale = rs * (pw?[ch] ?? 1)
+                            let shift = (pb?[ch] ?? 0) - mu * scale
+                            let gs = pg + base + cl * s, xs = px + base + cl * s, ds = pdx + base + cl * s
+                            for i in 0..<s { ds[i] = k.apply(gs[i], xs[i] * scale + shift) }
+                        }
+                    }
                     var sumG: Float = 0, sumGX: Float = 0
                     for cl in 0..<cg {
                         let ch = g * cg + cl
-                        let (a, b) = vSumAndDot(pg + base + cl * s, px + base + cl * s, s)
+                        let (a, b) = vSumAndDot(pgz + base + cl * s, px + base + cl * s, s)
                         sdy[img * c + ch] = a; sdyx[img * c + ch] = b
                         let w = pw?[ch] ?? 1
                         sumG += w * a; sumGX += w * b
@@ -198,7 +222,7 @@ extension Tensor {
                     for cl in 0..<cg {
                         let ch = g * cg + cl
                         let k = (pw?[ch] ?? 1) * rs
-                        let gs = pg + base + cl * s, xs = px + base + cl * s, ds = pdx + base + cl * s
+                        let gs = pgz + base + cl * s, xs = px + base + cl * s, ds = pdx + base + cl * s
                         for i in 0..<s { ds[i] = gs[i] * k + xs[i] * c1 + c0 }
                     }
                 }

@@ -3,9 +3,21 @@ import Foundation
 
 /// Work splitting for large elementwise loops and im2col.
 ///
-/// Runs on Dispatch's pool with one chunk per core. Never call BLAS from inside `forEachChunk`: OpenBLAS keeps
-/// its own threads, and running ours on top of them oversubscribes the cores.
+/// Runs on `WorkerPool`'s spinning threads (or Dispatch's pool, `spinningWorkers = false`) with one chunk per core.
+/// OpenBLAS runs single-threaded (`Gemm` splits products itself), so there is one threading layer.
 public enum Parallel {
+    /// Whether `run` uses the persistent spinning workers (default) or `DispatchQueue.concurrentPerform`.
+    nonisolated(unsafe) public static var spinningWorkers = true
+
+    /// Runs `body(0) ..< body(iterations - 1)` in parallel and returns when all are done.
+    public static func run(iterations: Int, _ body: (Int) -> Void) {
+        if spinningWorkers {
+            WorkerPool.shared.run(iterations: iterations, body)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
+        }
+    }
+
     /// Number of worker chunks (the machine's active cores).
     public static var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -24,7 +36,7 @@ public enum Parallel {
         }
         let chunk = (count + w - 1) / w
         withoutActuallyEscaping(body) { b in
-            DispatchQueue.concurrentPerform(iterations: w) { i in
+            run(iterations: w) { i in
                 let lo = i * chunk
                 let hi = min(count, lo + chunk)
                 if lo < hi { b(lo..<hi) }

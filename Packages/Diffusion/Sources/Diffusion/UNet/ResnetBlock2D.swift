@@ -39,7 +39,7 @@ public final class ResnetBlock2D: Module {
     public func callAsFunction(_ x: Variable, temb: Variable?) -> Variable {
         tensorCheck(x.rank == 4 && x.shape[1] == inChannels, "ResnetBlock2D(\(path))",
                     "input shape \(x.shape) is not [B, \(inChannels), H, W]")
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1(x, silu: true))
         if let timeEmbProj {
             guard let temb else {
                 tensorCheck(false, "ResnetBlock2D(\(path))", "the block has time_emb_proj but no time embedding was given")
@@ -48,7 +48,7 @@ public final class ResnetBlock2D: Module {
             let t = timeEmbProj(temb.silu())
             h = h + t.reshaped([t.shape[0], t.shape[1], 1, 1])
         }
-        h = conv2(dropout(norm2(h).silu()))
+        h = conv2(dropout(norm2(h, silu: true)))
         let shortcut = convShortcut.map { $0(x) } ?? x
         let y = shortcut + h
         return outputScaleFactor == 1 ? y : y / outputScaleFactor

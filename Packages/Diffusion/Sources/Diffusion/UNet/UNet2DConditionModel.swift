@@ -221,7 +221,7 @@ public final class UNet2DConditionModel: Module, Denoiser {
             h = block(h, skips: own, temb: temb, context: context, upsampleSize: size)
             if reached(h) { return DenoiserOutput(sample: nil, features: features) }
         }
-        if let convNormOut { h = convNormOut(h).silu() }
+        if let convNormOut { h = convNormOut(h, silu: true) }
         return DenoiserOutput(sample: convOut(h), features: features)
     }
 

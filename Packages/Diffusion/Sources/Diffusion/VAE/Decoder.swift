@@ -39,6 +39,6 @@ public final class Decoder: Module {
     public func callAsFunction(_ z: Variable) -> Variable {
         var h = midBlock(convIn(z))
         for b in upBlocks { h = b(h) }
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut(h, silu: true))
     }
 }

@@ -40,6 +40,6 @@ public final class Encoder: Module {
         var h = convIn(x)
         for b in downBlocks { h = b(h) }
         h = midBlock(h)
-        return convOut(convNormOut(h).silu())
+        return convOut(convNormOut(h, silu: true))
     }
 }

@@ -45,7 +45,8 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
     public var midBlock = true
     /// diffusers' `addition_embed_type: "text"` (`TextTimeEmbedding`, `attention_heads` pooling heads): the pooled
     /// prompt is added to the timestep embedding, so every ResNet block at every resolution is conditioned on the
-    /// text, not only the cross-attention layers (at 8x8 in the default layout).
+    /// text, not only the cross-attention layers (at 8x8 in the default layout). Off: trained with v2's settings it
+    /// followed prompts worse (v4 attempt: `id` all-pass 17.5% against v2's 26.8%, Models/shapes-t2i/README.md).
     public var textTimeEmbedding = false
 
     // Diffusion objective (DDPM).

@@ -77,7 +77,6 @@ extension Tensor {
                     let rows = Swift.min(tileRows, lqn - r0)
                     let qt = pq + oq[b] + r0 * (lq.trans ? 1 : lq.ld)
                     let gt = pg + og[b] + r0 * (lg.trans ? 1 : lg.ld)
-                    let accumulate: Float = r0 == 0 ? 0 : 1
                     // P = exp(Q K^T * scale + mask - lse), rows past the causal cut zero
                     Gemm.sgemm(transA: lq.trans, transB: !lk.trans, m: rows, n: lkn, k: s.d, a: qt, lda: lq.ld,
                                b: pk + ok[b], ldb: lk.ld, beta: 0, c: pt, ldc: lkn)
@@ -99,24 +98,11 @@ extension Tensor {
                             if valid < lkn { (row + valid).update(repeating: 0, count: lkn - valid) }
                         }
                     }
-                    // dV += P^T dO
-                    Gemm.sgemm(transA: true, transB: lg.trans, m: lkn, n: s.dv, k: rows, a: pt, lda: lkn,
-                               b: gt, ldb: lg.ld, beta: accumulate, c: pdv + b * lkn * s.dv, ldc: s.dv)
-                    // dP = dO V^T, then dS = P * (dP - rowsum(dP * P)) in place
-                    Gemm.sgemm(transA: lg.trans, transB: !lv.trans, m: rows, n: lkn, k: s.dv, a: gt, lda: lg.ld,
-                               b: pv + ov[b], ldb: lv.ld, beta: 0, c: ds, ldc: lkn)
-                    Parallel.forEachChunk(rows, costPerItem: 3 * lkn) { range in
-                        for i in range {
-                            let prow = pt + i * lkn, drow = ds + i * lkn
-                            let dot = attentionDot(prow, drow, lkn)
-                            for j in 0..<lkn { drow[j] = prow[j] * (drow[j] - dot) }
-                        }
-                    }
-                    // dQ = scale * dS K,  dK += scale * dS^T Q
-                    Gemm.sgemm(transA: false, transB: lk.trans, m: rows, n: s.d, k: lkn, alpha: alpha, a: ds, lda: lkn,
-                               b: pk + ok[b], ldb: lk.ld, beta: 0, c: pdq + (b * lqn + r0) * s.d, ldc: s.d)
-                    Gemm.sgemm(transA: true, transB: lq.trans, m: lkn, n: s.d, k: rows, alpha: alpha, a: ds, lda: lkn,
-                               b: qt, ldb: lq.ld, beta: accumulate, c: pdk + b * lkn * s.d, ldc: s.d)
+                    attentionBackwardBlock(
+                        p: pt, rows: rows, sizes: s, alpha: alpha,
+                        q: AttentionOperand(qt, lq), k: AttentionOperand(pk + ok[b], lk), v: AttentionOperand(pv + ov[b], lv),
+                        gradOut: AttentionOperand(gt, lg), accumulate: r0 > 0, ds: ds,
+                        dq: pdq + (b * lqn + r0) * s.d, dk: pdk + b * lkn * s.d, dv: pdv + b * lkn * s.dv)
                     r0 += rows
                 }
             }
@@ -149,30 +135,41 @@ extension Tensor {
         let (lqn, lkn) = (s.lq, s.lk)
         withExtendedLifetime((qm, km, vm, gm, pc)) {
             for b in 0..<s.batchCount {
-                let p = pp + b * lqn * lkn
-                let gO = pg + og[b]
-                // dV = P^T dO
-                Gemm.sgemm(transA: true, transB: lg.trans, m: lkn, n: s.dv, k: lqn, a: p, lda: lkn,
-                           b: gO, ldb: lg.ld, beta: 0, c: pdv + b * lkn * s.dv, ldc: s.dv)
-                // dP = dO V^T
-                Gemm.sgemm(transA: lg.trans, transB: !lv.trans, m: lqn, n: lkn, k: s.dv, a: gO, lda: lg.ld,
-                           b: pv + ov[b], ldb: lv.ld, beta: 0, c: ds, ldc: lkn)
-                // dS = P * (dP - rowsum(dP * P)), in place over dP
-                Parallel.forEachChunk(lqn, costPerItem: 3 * lkn) { range in
-                    for i in range {
-                        let prow = p + i * lkn, drow = ds + i * lkn
-                        let dot = attentionDot(prow, drow, lkn)
-                        for j in 0..<lkn { drow[j] = prow[j] * (drow[j] - dot) }
-                    }
-                }
-                // dQ = scale * dS K,  dK = scale * dS^T Q
-                Gemm.sgemm(transA: false, transB: lk.trans, m: lqn, n: s.d, k: lkn, alpha: alpha, a: ds, lda: lkn,
-                           b: pk + ok[b], ldb: lk.ld, beta: 0, c: pdq + b * lqn * s.d, ldc: s.d)
-                Gemm.sgemm(transA: true, transB: lq.trans, m: lkn, n: s.d, k: lqn, alpha: alpha, a: ds, lda: lkn,
-                           b: pq + oq[b], ldb: lq.ld, beta: 0, c: pdk + b * lkn * s.d, ldc: s.d)
+                attentionBackwardBlock(
+                    p: pp + b * lqn * lkn, rows: lqn, sizes: s, alpha: alpha,
+                    q: AttentionOperand(pq + oq[b], lq), k: AttentionOperand(pk + ok[b], lk), v: AttentionOperand(pv + ov[b], lv),
+                    gradOut: AttentionOperand(pg + og[b], lg), accumulate: false, ds: ds,
+                    dq: pdq + b * lqn * s.d, dk: pdk + b * lkn * s.d, dv: pdv + b * lkn * s.dv)
             }
         }
         return (dq, dk, dv)
+    }
+
+    /// The backward of a block of `rows` query rows from their probabilities `p` [rows, Lk] (`q` and `gradOut` start
+    /// at the block's first row, `k` and `v` at its batch entry): dV = P^T dO, dP = dO V^T, dS = P * (dP -
+    /// rowsum(dP * P)) in `ds`, dQ = scale dS K, dK = scale dS^T Q. With `accumulate` dK and dV are added to (the
+    /// later query tiles of one batch entry) instead of overwritten.
+    private static func attentionBackwardBlock(p: UnsafePointer<Float>, rows: Int, sizes s: AttentionSizes, alpha: Float,
+                                               q: AttentionOperand, k: AttentionOperand, v: AttentionOperand,
+                                               gradOut g: AttentionOperand, accumulate: Bool, ds: UnsafeMutablePointer<Float>,
+                                               dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                               dv: UnsafeMutablePointer<Float>) {
+        let lkn = s.lk, beta: Float = accumulate ? 1 : 0
+        Gemm.sgemm(transA: true, transB: g.trans, m: lkn, n: s.dv, k: rows, a: p, lda: lkn,
+                   b: g.base, ldb: g.ld, beta: beta, c: dv, ldc: s.dv)
+        Gemm.sgemm(transA: g.trans, transB: !v.trans, m: rows, n: lkn, k: s.dv, a: g.base, lda: g.ld,
+                   b: v.base, ldb: v.ld, beta: 0, c: ds, ldc: lkn)
+        Parallel.forEachChunk(rows, costPerItem: 3 * lkn) { range in
+            for i in range {
+                let prow = p + i * lkn, drow = ds + i * lkn
+                let dot = attentionDot(prow, drow, lkn)
+                for j in 0..<lkn { drow[j] = prow[j] * (drow[j] - dot) }
+            }
+        }
+        Gemm.sgemm(transA: false, transB: k.trans, m: rows, n: s.d, k: lkn, alpha: alpha, a: ds, lda: lkn,
+                   b: k.base, ldb: k.ld, beta: 0, c: dq, ldc: s.d)
+        Gemm.sgemm(transA: true, transB: q.trans, m: lkn, n: s.d, k: rows, alpha: alpha, a: ds, lda: lkn,
+                   b: q.base, ldb: q.ld, beta: beta, c: dk, ldc: s.d)
     }
 
     /// Largest score block (floats) of the forward pass without saved probabilities (4 MiB).
@@ -187,17 +184,7 @@ extension Tensor {
         var qm = q, km = k, vm = v
         let lq = matrixLayout(&qm), lk = matrixLayout(&km), lv = matrixLayout(&vm)
         let oq = matrixBatchOffsets(qm), ok = matrixBatchOffsets(km), ov = matrixBatchOffsets(vm)
-        // The mask as a broadcast view over [batch..., Lq, Lk]: per-batch offsets plus row/column strides.
-        var maskView: Tensor? = nil
-        if let mask {
-            let full = s.batch + [s.lq, s.lk]
-            let ok = (try? Tensor.broadcastShape(mask.shape, full)) == full
-            tensorCheck(ok, op, "mask shape \(mask.shape) does not broadcast to the score shape \(full)")
-            maskView = mask.expanded(to: full)
-        }
-        let maskOffsets = maskView.map { batchOffsets(shape: s.batch, strides: Array($0.strides.dropLast(2)), base: $0.offset) }
-        let maskRowStride = maskView.map { $0.strides[$0.rank - 2] } ?? 0
-        let maskColStride = maskView.map { $0.strides[$0.rank - 1] } ?? 0
+        let mv = AttentionMaskView(mask, sizes: s, op: op)
 
         let out = Tensor(uninitializedShape: s.batch + [s.lq, s.dv])
         let probs: Tensor? = saveProbabilities ? Tensor(uninitializedShape: s.batch + [s.lq, s.lk]) : nil
@@ -207,9 +194,8 @@ extension Tensor {
         defer { scratch?.deallocate() }
         let pq = qm.storage.pointer, pk = km.storage.pointer, pv = vm.storage.pointer
         let po = out.storage.pointer
-        let pmask = maskView?.storage.pointer
         let (lqn, lkn) = (s.lq, s.lk)
-        withExtendedLifetime((qm, km, vm, maskView)) {
+        withExtendedLifetime((qm, km, vm, mv)) {
             for b in 0..<s.batchCount {
                 var r0 = 0
                 while r0 < lqn {
@@ -219,13 +205,13 @@ extension Tensor {
                     Gemm.sgemm(transA: lq.trans, transB: !lk.trans, m: rows, n: lkn, k: s.d,
                                a: pq + oq[b] + r0 * (lq.trans ? 1 : lq.ld), lda: lq.ld,
                                b: pk + ok[b], ldb: lk.ld, beta: 0, c: sc, ldc: lkn)
-                    let maskBase = pmask.map { $0 + maskOffsets![b] + r0 * maskRowStride }
+                    let maskBase = mv.base(batch: b, row: r0)
                     let first = r0
                     Parallel.forEachChunk(rows, costPerItem: 4 * lkn) { range in
                         for i in range {
                             let limit = causal ? Swift.min(lkn, first + i + 1) : lkn
                             let lse = attentionSoftmaxRow(sc + i * lkn, count: lkn, valid: limit, scale: alpha,
-                                                          mask: maskBase.map { $0 + i * maskRowStride }, maskStride: maskColStride)
+                                                          mask: maskBase.map { $0 + i * mv.rowStride }, maskStride: mv.colStride)
                             logSumExp?[b * lqn + first + i] = lse
                         }
                     }
@@ -251,6 +237,18 @@ extension Tensor {
 
     private static func matrixBatchOffsets(_ t: Tensor) -> [Int] {
         batchOffsets(shape: Array(t.shape.dropLast(2)), strides: Array(t.strides.dropLast(2)), base: t.offset)
+    }
+}
+
+/// A matrix argument of the attention GEMMs: where it starts and how sgemm reads it (`Tensor.matrixLayout`).
+private struct AttentionOperand {
+    let base: UnsafePointer<Float>
+    let trans: Bool
+    let ld: Int
+    init(_ base: UnsafePointer<Float>, _ layout: (trans: Bool, ld: Int)) {
+        self.base = base
+        trans = layout.trans
+        ld = layout.ld
     }
 }
 

@@ -94,11 +94,10 @@ public enum ConfigFile {
         }
     }
 
-    /// Pretty JSON with sorted keys (diffusers writes `config.json` the same way).
+    /// Indented JSON with sorted keys, as diffusers and transformers write `config.json`; doubles keep their ".0"
+    /// (`JSONValueEncoder`), so transformers' strict config classes read them back as floats.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try e.encode(value) + Data("\n".utf8)
+        Data(try JSONValueEncoder().encode(value).prettySerialized().utf8)
     }
 
     /// Writes a config atomically.

@@ -280,6 +280,40 @@ extension JSONValue {
         return out
     }
 
+    /// Indented JSON with keys sorted, as Python's `json.dumps(indent=2, sort_keys=True)` writes it (diffusers' and
+    /// transformers' `config.json`), ending in a newline.
+    public func prettySerialized() -> String {
+        var out = ""
+        writePretty(to: &out, indent: 0)
+        return out + "\n"
+    }
+
+    private func writePretty(to out: inout String, indent: Int) {
+        let pad = String(repeating: " ", count: indent + 2), end = String(repeating: " ", count: indent)
+        switch self {
+        case let .array(a) where !a.isEmpty:
+            out += "[\n"
+            for (i, v) in a.enumerated() {
+                out += pad
+                v.writePretty(to: &out, indent: indent + 2)
+                out += i + 1 < a.count ? ",\n" : "\n"
+            }
+            out += end + "]"
+        case let .object(o) where !o.isEmpty:
+            out += "{\n"
+            for (i, k) in o.keys.sorted().enumerated() {
+                out += pad
+                JSONValue.writeString(k, to: &out)
+                out += ": "
+                o[k]!.writePretty(to: &out, indent: indent + 2)
+                out += i + 1 < o.count ? ",\n" : "\n"
+            }
+            out += end + "}"
+        default:
+            write(to: &out, sortedKeys: true)
+        }
+    }
+
     private func write(to out: inout String, sortedKeys: Bool) {
         switch self {
         case .null: out += "null"
@@ -386,4 +420,5 @@ public struct AnyCodingKey: CodingKey, Hashable {
     public init(_ s: String) { stringValue = s }
     public init?(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+    public init(index: Int) { stringValue = String(index); intValue = index }
 }

@@ -14,6 +14,19 @@ func jsonEquivalent(_ a: JSONValue, _ b: JSONValue) -> Bool {
     }
 }
 
+/// The paths where `reference` holds a double and `written` an integer (Python would read an int where the library
+/// wrote a float; transformers 5 refuses that in its strict config classes).
+func floatsWrittenAsInts(_ reference: JSONValue, _ written: JSONValue, path: String = "") -> [String] {
+    switch (reference, written) {
+    case let (.array(x), .array(y)):
+        return zip(x, y).enumerated().flatMap { floatsWrittenAsInts($0.element.0, $0.element.1, path: "\(path)[\($0.offset)]") }
+    case let (.object(x), .object(y)):
+        return x.keys.sorted().flatMap { k in y[k].map { floatsWrittenAsInts(x[k]!, $0, path: path.isEmpty ? k : "\(path).\(k)") } ?? [] }
+    case (.double, .int): return [path]
+    default: return []
+    }
+}
+
 final class ConfigTests: XCTestCase {
     let files = ["model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
                  "scheduler/scheduler_config.json"]
@@ -96,6 +109,7 @@ final class ConfigTests: XCTestCase {
                 for (k, v) in original {
                     XCTAssertNotNil(written[k], "\(model)/\(rel): key \(k) lost")
                     if let w = written[k] { XCTAssertTrue(jsonEquivalent(v, w), "\(model)/\(rel): \(k) = \(v) became \(w)") }
+                    if let w = written[k] { XCTAssertEqual(floatsWrittenAsInts(v, w), [], "\(model)/\(rel): \(k) = \(v) became the int \(w)") }
                 }
                 // And what is written decodes to the same typed value.
                 XCTAssertEqual(try reencoded(rel, reencoded(rel, data)), try reencoded(rel, data))
@@ -122,6 +136,7 @@ final class ConfigTests: XCTestCase {
                 if notInSignature.contains(k) { continue }
                 guard let ref = lib[k] else { XCTFail("\(component): key \(k) is not a library key"); continue }
                 XCTAssertTrue(jsonEquivalent(v, ref), "\(component).\(k): ours \(v), library \(ref)")
+                XCTAssertEqual(floatsWrittenAsInts(ref, v), [], "\(component).\(k): the library's float \(ref) written as the int \(v)")
                 compared += 1
             }
             XCTAssertGreaterThanOrEqual(compared, component == "scheduler" ? 15 : 14, component)
@@ -164,5 +179,34 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try m.modelIndex().components["adapter"], ["dpt", "DiscriminativeAdapter"])
         XCTAssertEqual(try m.modelIndex().extras["note"], "test")
         assertDataIOError(.notFound, file: "adapter", item: "adapter") { try m.component("adapter").weightsURL(variant: "fp16") }
+    }
+
+    /// Doubles keep their kind through `JSONValueEncoder` (Foundation's JSONEncoder writes 1.0 as `1`), nested
+    /// containers, optionals and arrays included, and the pretty form parses back to the same value.
+    func testJSONValueEncoderKeepsDoublesAndPrettyFormRoundTrips() throws {
+        struct Inner: Codable, Equatable { var eps: Double = 1; var counts: [Int] = [1, 2]; var scales: [Double] = [1, 0.5] }
+        struct Outer: Codable, Equatable {
+            var factor: Double = 1; var steps = 3; var name = "a\"b\\c\n"; var missing: Double? = nil; var some: Float? = 2
+            var flag = true; var inner = Inner(); var list = [Inner(), Inner(eps: 0)]; var empty: [Int] = []
+        }
+        let v = try JSONValueEncoder().encode(Outer())
+        XCTAssertEqual(v["factor"], .double(1))
+        XCTAssertEqual(v["steps"], .int(3))
+        XCTAssertNil(v["missing"])   // synthesized Codable skips nil optionals, as JSONEncoder does
+        XCTAssertEqual(v["some"], .double(2))
+        XCTAssertEqual(v["inner"]?["scales"], .array([.double(1), .double(0.5)]))
+        XCTAssertEqual(v["inner"]?["counts"], .array([.int(1), .int(2)]))
+        XCTAssertEqual(v["list"]?.arrayValue?.count, 2)
+        let text = v.prettySerialized()
+        XCTAssertTrue(text.contains("\"factor\": 1.0,"), text)
+        XCTAssertTrue(text.contains("\"empty\": [],"), text)
+        XCTAssertTrue(text.hasSuffix("}\n"))
+        XCTAssertEqual(try JSONValue.parse(text), v)
+        XCTAssertEqual(try JSONDecoder().decode(Outer.self, from: Data(text.utf8)), Outer())
+        // Through ConfigFile: the CLIP text config's float keys stay floats.
+        let clip = try JSONValue.parse(ConfigFile.encode(CLIPTextConfig()))
+        for k in ["initializer_factor", "attention_dropout", "dropout", "initializer_range", "layer_norm_eps"] {
+            guard case .double? = clip[k] else { XCTFail("\(k) written as \(String(describing: clip[k]))"); continue }
+        }
     }
 }

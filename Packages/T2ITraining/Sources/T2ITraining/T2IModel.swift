@@ -89,8 +89,7 @@ public final class T2IModel {
         var sched = scheduler.explicitValues
         sched["_class_name"] = .string(scheduler.className)
         sched["_diffusers_version"] = "0.42.1"
-        try Data((JSONValue.object(sched).serialized() + "\n").utf8)
-            .write(to: schedDir.appendingPathComponent("scheduler_config.json"), options: .atomic)
+        try AtomicFile.write(Data(JSONValue.object(sched).prettySerialized().utf8), to: schedDir.appendingPathComponent("scheduler_config.json"))
         let index = ModelIndex(className: "StableDiffusionPipeline", components: [
             "tokenizer": ["transformers", "CLIPTokenizer"],
             "text_encoder": ["transformers", "CLIPTextModel"],

@@ -1,7 +1,8 @@
 // Samples a ShapesWorld prompt suite with a model folder and judges every image (the baseline of Docs/RESULTS.md).
 // Usage: t2i-evaluate --model DIR --suite id|ood [--prompts-per-category N] [--images-per-prompt 4] [--steps S]
 //                     [--guidance G (default: the model's train_config.json, else 3)] [--guidance-rescale R (0...1, default 0)] [--batch B] [--categories single,spatial,...] [--out DIR]
-// Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table) and <out>/<suite>-<category>.png grids.
+// Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table), <out>/<suite>-<category>.png grids and
+// <out>/text-separation.md (how far the text encoder puts prompts differing in one attribute; TextEncoderSeparation).
 import DataIO
 import Foundation
 import ShapesWorld
@@ -58,6 +59,11 @@ if let list = opts["categories"] {
     }
     suite.prompts = suite.prompts.filter { wanted.contains($0.category) }
 }
+let separation = try TextEncoderSeparation.measure(model: model)
+let separationTable = TextEncoderSeparation.markdownTable(separation)
+try separationTable.write(to: out.appendingPathComponent("text-separation.md"), atomically: true, encoding: .utf8)
+print("text encoder separation (0 = the encoder ignores the word):")
+print(separationTable)
 let t0 = Date()
 let (result, grids) = try SuiteEvaluation.run(
     model: model, suite: suite, promptsPerCategory: int("prompts-per-category"), imagesPerPrompt: int("images-per-prompt") ?? 4,

@@ -230,3 +230,41 @@ final class EMATests: XCTestCase {
         XCTAssertEqual(Double(s[1]), shadow[1], accuracy: 1e-5)
     }
 }
+
+/// The text-encoder separation probe: each pair differs in one word, a random encoder separates every swap, and an
+/// encoder whose embeddings of "left" and "right" are equal separates that pair by exactly 0 and nothing else less.
+final class TextEncoderSeparationTests: XCTestCase {
+    func testPairsDifferInOneWordAndAnEncoderBlindToAWordScoresZero() throws {
+        let groups = TextEncoderSeparation.pairs()
+        XCTAssertEqual(groups.map(\.attribute), ["colour", "shape", "size", "left/right", "above/below"])
+        for (attribute, pairs) in groups {
+            XCTAssertEqual(pairs.count, ColorName.allCases.count * ShapeKind.allCases.count, attribute)
+            for (a, b) in pairs {
+                let wa = a.split(separator: " "), wb = b.split(separator: " ")
+                let differing = zip(wa, wb).filter { $0 != $1 }.count
+                // "to the left of" vs "to the right of": one word; every other attribute: one word.
+                XCTAssertTrue(wa.count == wb.count && differing == 1, "\(attribute): '\(a)' vs '\(b)'")
+            }
+        }
+        var c = try tinyConfig()
+        c.vocabSize = 320          // enough merges for every word of the world to be one token
+        c.tokenizerCorpusSize = 3000
+        let model = try T2IModel(config: c, tokenizer: try CaptionTokenizer.fit(c))
+        let random = try TextEncoderSeparation.measure(model: model)
+        XCTAssertEqual(random.map(\.attribute), groups.map(\.attribute))
+        for r in random { XCTAssertGreaterThan(r.separation, 0.01, "\(r.attribute): a random encoder separates every word swap") }
+
+        let left: [Int] = try model.tokenizer.encode("left"), right: [Int] = try model.tokenizer.encode("right")
+        XCTAssertEqual(left.count, 1, "the fitted tokenizer has 'left' as one token")
+        XCTAssertEqual(right.count, 1, "the fitted tokenizer has 'right' as one token")
+        let table = try XCTUnwrap(model.textEncoder.checkpointParameters.first { $0.key.hasSuffix("token_embedding.weight") }).variable
+        var w = table.value.scalars
+        let dim = table.shape[1]
+        for k in 0..<dim { w[right[0] * dim + k] = w[left[0] * dim + k] }
+        table.value = Tensor(shape: table.shape, scalars: w)
+        let blind = try TextEncoderSeparation.measure(model: model)
+        XCTAssertEqual(blind[3].separation, 0, accuracy: 1e-6)
+        for i in [0, 1, 2, 4] { XCTAssertEqual(blind[i].separation, random[i].separation, accuracy: 1e-9, blind[i].attribute) }
+        XCTAssertTrue(TextEncoderSeparation.markdownTable(blind).contains("| left/right | 28 | 0.000 |"))
+    }
+}

@@ -70,6 +70,16 @@ let package = Package(
             path: "Tools/TrainT2I"
         ),
         .executableTarget(
+            name: "t2i-evaluate",
+            dependencies: [
+                .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "ShapesWorld", package: "ShapesWorld"),
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/T2IEvaluate"
+        ),
+        .executableTarget(
             name: "train-adapter",
             dependencies: [
                 .product(name: "AdapterTraining", package: "AdapterTraining"),

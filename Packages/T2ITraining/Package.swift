@@ -7,7 +7,6 @@ let package = Package(
     products: [
         .library(name: "T2ITraining", targets: ["T2ITraining"]),
         .executable(name: "t2i-bench", targets: ["t2i-bench"]),
-        .executable(name: "t2i-evaluate", targets: ["t2i-evaluate"]),
     ],
     dependencies: [
         .package(path: "../Tensor"),
@@ -35,12 +34,6 @@ let package = Package(
             .product(name: "Tensor", package: "Tensor"),
             .product(name: "Autodiff", package: "Autodiff"),
             .product(name: "DataIO", package: "DataIO"),
-        ]),
-        .executableTarget(name: "t2i-evaluate", dependencies: [
-            "T2ITraining",
-            .product(name: "Tensor", package: "Tensor"),
-            .product(name: "DataIO", package: "DataIO"),
-            .product(name: "ShapesWorld", package: "ShapesWorld"),
         ]),
         .testTarget(name: "T2ITrainingTests", dependencies: [
             "T2ITraining",

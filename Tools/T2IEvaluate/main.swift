@@ -1,0 +1,97 @@
+// t2i-evaluate: samples a ShapesWorld prompt suite with a model folder and judges every image (the base-model tables
+// of Docs/RESULTS.md). The logic lives in Packages/T2ITraining (SuiteEvaluation, TextEncoderSeparation); this file
+// only parses flags and writes the files.
+import ArgumentParser
+import DataIO
+import Foundation
+import ShapesWorld
+import T2ITraining
+
+struct T2IEvaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "t2i-evaluate",
+        abstract: "Sample a prompt suite with a text-to-image model folder and judge every image.",
+        discussion: """
+            Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table), <out>/<suite>-<category>.png \
+            grids (first --grid-prompts prompts of each category, one row per prompt) and <out>/text-separation.md \
+            (how far the text encoder puts prompts that differ in one attribute; 0 = the encoder ignores the word).
+            """)
+
+    @Option(help: "Model folder (diffusers layout).")
+    var model: String
+    @Option(help: "Prompt suite: id or ood.")
+    var suite: String = "id"
+    @Option(name: .customLong("prompts-per-category"), help: "The first N prompts of each category (default: all).")
+    var promptsPerCategory: Int?
+    @Option(name: .customLong("images-per-prompt"), help: "Images per prompt (seeds 0..<N).")
+    var imagesPerPrompt: Int = 4
+    @Option(help: "Denoising steps (default: the model's train_config.json sample_steps, else 20).")
+    var steps: Int?
+    @Option(help: "Classifier-free guidance scale (default: the model's train_config.json guidance_scale, else 3).")
+    var guidance: Float?
+    @Option(name: .customLong("guidance-rescale"), help: "diffusers' guidance_rescale in 0...1 (0 = off).")
+    var guidanceRescale: Float = 0
+    @Option(help: "Images per U-Net call.")
+    var batch: Int = 32
+    @Option(name: .customLong("grid-prompts"), help: "Prompts per category in the grid PNGs.")
+    var gridPrompts: Int = 6
+    @Option(help: "Comma-separated categories to keep (default: all), e.g. single,spatial.")
+    var categories: String?
+    @Option(help: "Output folder.")
+    var out: String = "runs/eval"
+
+    func run() throws {
+        guard let suiteName = PromptSuite.Name(rawValue: suite) else { throw ValidationError("--suite must be id or ood, not \(suite)") }
+        guard (0...1).contains(guidanceRescale) else { throw ValidationError("--guidance-rescale \(guidanceRescale) is not in 0...1") }
+        guard imagesPerPrompt >= 1, batch >= 1, gridPrompts >= 0 else {
+            throw ValidationError("--images-per-prompt and --batch must be >= 1, --grid-prompts >= 0")
+        }
+        let modelURL = URL(fileURLWithPath: model)
+        let t2i = try T2IModel.load(from: modelURL)
+        let side = t2i.unet.config.sampleSize?.perBlock(1).first ?? 32
+        let defaults = try T2IConfig.samplingDefaults(modelFolder: modelURL) ?? (20, 3)
+        let steps = self.steps ?? defaults.steps
+        let guidance = self.guidance ?? defaults.guidanceScale
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        var prompts = try PromptSuite.load(suiteName)
+        if let categories {
+            var wanted: [Category] = []
+            for name in categories.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+                guard let c = Category(rawValue: name) else {
+                    throw ValidationError("--categories: unknown category \(name); known: \(Category.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                wanted.append(c)
+            }
+            prompts.prompts = prompts.prompts.filter { wanted.contains($0.category) }
+        }
+
+        let separation = TextEncoderSeparation.markdownTable(try TextEncoderSeparation.measure(model: t2i))
+        try AtomicFile.write(Data(separation.utf8), to: outURL.appendingPathComponent("text-separation.md"))
+        print("text encoder separation (0 = the encoder ignores the word):")
+        print(separation)
+
+        let t0 = Date()
+        let (result, grids) = try SuiteEvaluation.run(
+            model: t2i, suite: prompts, promptsPerCategory: promptsPerCategory, imagesPerPrompt: imagesPerPrompt,
+            steps: steps, guidanceScale: guidance, guidanceRescale: guidanceRescale, imageSize: side, batchSize: batch,
+            gridPrompts: gridPrompts,
+            progress: { done, total in
+                let dt = Date().timeIntervalSince(t0)
+                FileHandle.standardError.write(Data(String(format: "%d/%d images  %.1f img/s  ETA %.0f s\n", done, total,
+                                                           Double(done) / dt, dt / Double(done) * Double(total - done)).utf8))
+            })
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(result), to: outURL.appendingPathComponent("\(suiteName.rawValue).json"))
+        let table = SuiteEvaluation.markdownTable(result)
+        try AtomicFile.write(Data((table + "\n").utf8), to: outURL.appendingPathComponent("\(suiteName.rawValue).md"))
+        for g in grids { try PNG.write(g.image, to: outURL.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
+        print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance)"
+              + (guidanceRescale > 0 ? " rescaled \(guidanceRescale)" : "")
+              + ", \(result.scheduler), \(String(format: "%.0f", Date().timeIntervalSince(t0))) s")
+        print(table)
+    }
+}
+
+T2IEvaluate.main()

@@ -11,7 +11,7 @@ import ShapesWorld
 /// AdamW lr 1e-4, weight decay 1e-2, grad clip 1.0, constant rate, t uniform over all training timesteps; batch 4 x
 /// 700 steps: measured 7.2 CPU-seconds per step on the bundled architecture at up1 (32x32, 1024 adapter tokens), so
 /// about 40-60 minutes on two cores (see the package README).
-public struct ProbeConfig: RunConfig, Equatable, Sendable {
+public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     /// Seed of the adapter's initial weights and of every per-step random draw (negatives, noise, t, dropout).
     public var seed: UInt64 = 0
     /// Seed of the ShapesWorld generator the samples come from.

@@ -101,17 +101,8 @@ public final class ProbeTrainer {
         }
         let latest = resume ? Checkpoint.latest(in: ckDir) : nil
         if let latest {
-            var saved = try ProbeConfig.decode(overrides: latest.info.config)
-            // Bookkeeping may change on resume, and so may the length of a constant-rate run.
-            saved.logEvery = config.logEvery
-            saved.checkpointEvery = config.checkpointEvery
-            saved.keepCheckpoints = config.keepCheckpoints
-            if saved.lrSchedule == "constant", config.lrSchedule == "constant", latest.info.step <= config.steps { saved.steps = config.steps }
-            if saved != config {
-                let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
-                let diff = a.keys.filter { a[$0] != b[$0] }.sorted()
-                throw AdapterTrainingError("the checkpoint \(latest.url.lastPathComponent) was written with a different config (keys: \(diff.joined(separator: ", "))); resume with the same settings")
-            }
+            try AdapterRunCheckpoint.checkResumable(saved: try ProbeConfig.decode(overrides: latest.info.config), config: config,
+                                                    step: latest.info.step, checkpoint: latest.url)
         }
         let ac = try model.adapterConfig(preset: config.preset, taps: config.featureTaps, dropout: config.dropout,
                                          contrastiveAlign: config.contrastiveAlign)
@@ -133,30 +124,20 @@ public final class ProbeTrainer {
     /// Loads adapter weights, optimiser state, step and data cursor from a checkpoint file.
     public func restore(from url: URL) throws {
         let (file, info) = try Checkpoint.load(url)
-        var weights: [String: Tensor] = [:], opt: [String: Tensor] = [:]
-        for name in file.tensorNames {
-            let t = try file.tensor(name)
-            if name.hasPrefix("adapter.") { weights[String(name.dropFirst(8))] = Tensor(copying: t) }
-            else if name.hasPrefix("opt.") { opt[String(name.dropFirst(4))] = Tensor(copying: t) }
-        }
-        do { try adapter.store.loadStateDict(weights, strict: true) } catch let e as StateDictError {
+        let groups = try AdapterRunCheckpoint.split(file, url: url, prefixes: ["adapter.", "opt."])
+        do { try adapter.store.loadStateDict(groups["adapter."]!, strict: true) } catch let e as StateDictError {
             throw AdapterTrainingError("checkpoint \(url.lastPathComponent): \(e.report)")
         }
-        try optimizer.loadStateDict(opt)
-        guard let cursor = info.extra["data_cursor"].flatMap(Int.init) else {
-            throw AdapterTrainingError("checkpoint \(url.lastPathComponent) lacks the data_cursor metadata")
-        }
+        try optimizer.loadStateDict(groups["opt."]!)
+        dataCursor = try AdapterRunCheckpoint.dataCursor(info, url: url)
         step = info.step
-        dataCursor = cursor
         resumedFrom = info.step
     }
 
     /// Writes the checkpoint of the current step atomically (keeping the newest `keep_checkpoints`).
     @discardableResult
     public func saveCheckpoint() throws -> URL {
-        var tensors: [String: Tensor] = [:]
-        for (k, v) in adapter.store.stateDict() { tensors["adapter." + k] = v }
-        for (k, v) in optimizer.stateDict() { tensors["opt." + k] = v }
+        let tensors = AdapterRunCheckpoint.join([("adapter.", adapter.store.stateDict()), ("opt.", optimizer.stateDict())])
         let info = CheckpointInfo(step: step, seed: config.seed, config: try config.json(), extra: [
             "data_cursor": String(dataCursor),
             "rng": "step s draws from TorchGenerator(stepSeed(seed, s)) (SplitMix64)",

@@ -19,7 +19,7 @@ import ShapesWorld
 /// steps: on the bundled model with its default stage-1 adapter (tap up0) a step measured 1.16 CPU-seconds and
 /// 0.72-0.90 s wall on the shared two cores (package README), so about 15 minutes idle and well inside an hour
 /// under load.
-public struct TuneConfig: RunConfig, Equatable, Sendable {
+public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     /// Seed of the LoRA down projections and of every per-step random draw (negatives, noise, t, dropout).
     public var seed: UInt64 = 0
     /// Seed of the ShapesWorld generator the samples come from.

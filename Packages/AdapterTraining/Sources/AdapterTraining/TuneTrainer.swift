@@ -169,19 +169,11 @@ public final class TuneTrainer {
         }
         let latest = resume ? Checkpoint.latest(in: ckDir) : nil
         if let latest {
-            var saved: TuneConfig
+            let saved: TuneConfig
             do { saved = try TuneConfig.decode(overrides: latest.info.config) } catch {
                 throw AdapterTrainingError("the checkpoint \(latest.url.lastPathComponent) in \(runDirectory.path) is not a stage-2 (tune) checkpoint: \(error)")
             }
-            saved.logEvery = config.logEvery
-            saved.checkpointEvery = config.checkpointEvery
-            saved.keepCheckpoints = config.keepCheckpoints
-            if saved.lrSchedule == "constant", config.lrSchedule == "constant", latest.info.step <= config.steps { saved.steps = config.steps }
-            if saved != config {
-                let a = try saved.json().objectValue ?? [:], b = try config.json().objectValue ?? [:]
-                let diff = a.keys.filter { a[$0] != b[$0] }.sorted()
-                throw AdapterTrainingError("the checkpoint \(latest.url.lastPathComponent) was written with a different config (keys: \(diff.joined(separator: ", "))); resume with the same settings")
-            }
+            try AdapterRunCheckpoint.checkResumable(saved: saved, config: config, step: latest.info.step, checkpoint: latest.url)
             if let f = latest.info.extra["stage1_adapter_fingerprint"], f != stage1Fingerprint {
                 throw AdapterTrainingError("the checkpoint \(latest.url.lastPathComponent) was tuned from another stage-1 adapter (\(latest.info.extra["stage1_adapter"] ?? "?"), fingerprint \(f)) than \(adapterFolder.path) (\(stage1Fingerprint)); resume with the same --adapter")
             }
@@ -240,36 +232,24 @@ public final class TuneTrainer {
     /// Loads LoRA and adapter weights, optimiser state, step and data cursor from a checkpoint file.
     public func restore(from url: URL) throws {
         let (file, info) = try Checkpoint.load(url)
-        var lora: [String: Tensor] = [:], weights: [String: Tensor] = [:], opt: [String: Tensor] = [:]
-        for name in file.tensorNames {
-            let t = try file.tensor(name)
-            if name.hasPrefix("lora.") { lora[String(name.dropFirst(5))] = Tensor(copying: t) }
-            else if name.hasPrefix("adapter.") { weights[String(name.dropFirst(8))] = Tensor(copying: t) }
-            else if name.hasPrefix("opt.") { opt[String(name.dropFirst(4))] = Tensor(copying: t) }
-            else { throw AdapterTrainingError("checkpoint \(url.lastPathComponent): unexpected tensor '\(name)' (not lora.*, adapter.* or opt.*)") }
-        }
+        let groups = try AdapterRunCheckpoint.split(file, url: url, prefixes: ["lora.", "adapter.", "opt."])
         do {
-            try model.unet.store.loadLoRAStateDict(lora, strict: true)
-            try adapter.store.loadStateDict(weights, strict: true)
+            try model.unet.store.loadLoRAStateDict(groups["lora."]!, strict: true)
+            try adapter.store.loadStateDict(groups["adapter."]!, strict: true)
         } catch let e as StateDictError {
             throw AdapterTrainingError("checkpoint \(url.lastPathComponent): \(e.report)")
         }
-        try optimizer.loadStateDict(opt)
-        guard let cursor = info.extra["data_cursor"].flatMap(Int.init) else {
-            throw AdapterTrainingError("checkpoint \(url.lastPathComponent) lacks the data_cursor metadata")
-        }
+        try optimizer.loadStateDict(groups["opt."]!)
+        dataCursor = try AdapterRunCheckpoint.dataCursor(info, url: url)
         step = info.step
-        dataCursor = cursor
         resumedFrom = info.step
     }
 
     /// Writes the checkpoint of the current step atomically (keeping the newest `keep_checkpoints`).
     @discardableResult
     public func saveCheckpoint() throws -> URL {
-        var tensors: [String: Tensor] = [:]
-        for (k, v) in model.unet.store.loraStateDict() { tensors["lora." + k] = v }
-        for (k, v) in adapter.store.stateDict() { tensors["adapter." + k] = v }
-        for (k, v) in optimizer.stateDict() { tensors["opt." + k] = v }
+        let tensors = AdapterRunCheckpoint.join([("lora.", model.unet.store.loraStateDict()), ("adapter.", adapter.store.stateDict()),
+                                                 ("opt.", optimizer.stateDict())])
         let info = CheckpointInfo(step: step, seed: config.seed, config: try config.json(), extra: [
             "data_cursor": String(dataCursor),
             "rng": "step s draws from TorchGenerator(TuneTrainer.stepSeed(seed, s)) (SplitMix64)",

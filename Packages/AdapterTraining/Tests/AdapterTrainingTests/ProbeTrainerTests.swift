@@ -71,6 +71,15 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertThrowsError(try ProbeTrainer(config: other, model: model, runDirectory: resumedDir, resume: true)) {
             XCTAssertTrue("\($0)".contains("learning_rate"), "\($0)")
         }
+        // A checkpoint holding a tensor of no known group is refused, naming the tensor.
+        let strayDir = try TinyModel.temporaryFolder(self, "stray")
+        let (file, info) = try Checkpoint.load(try XCTUnwrap(Checkpoint.latest(in: first.checkpointDirectory)).url)
+        var tensors: [String: Tensor] = ["stray.x": Tensor(shape: [1], scalars: [0])]
+        for name in file.tensorNames { tensors[name] = Tensor(copying: try file.tensor(name)) }
+        try Checkpoint.save(tensors, info: info, in: strayDir.appendingPathComponent("checkpoints"), keepLast: 2)
+        XCTAssertThrowsError(try ProbeTrainer(config: c, model: model, runDirectory: strayDir, resume: true)) {
+            XCTAssertTrue("\($0)".contains("unexpected tensor 'stray.x'"), "\($0)")
+        }
         var relogged = c
         relogged.logEvery = 3
         relogged.steps = 9

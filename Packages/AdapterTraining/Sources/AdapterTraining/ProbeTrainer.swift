@@ -202,37 +202,25 @@ public final class ProbeTrainer {
         if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
         let taps = config.featureTaps.joined(separator: "+")
         output("adapter \(config.preset) on \(taps): \(adapter.store.parameterCount()) parameters; U-Net \(model.randomUNetSeed.map { "random (seed \($0))" } ?? "trained") frozen; batch \(config.batchSize), \(config.steps) steps, t in \(timestepRange.lowerBound)..<\(timestepRange.upperBound)")
-        var window: [ProbeStepResult] = []
-        var windowStart = Date()
-        var smoothed: Double? = nil
-        while step < target {
-            let r = try trainStep()
-            window.append(r)
-            if step % config.logEvery == 0 || step == target {
-                let sps = Date().timeIntervalSince(windowStart) / Double(window.count)
-                smoothed = smoothed.map { 0.7 * $0 + 0.3 * sps } ?? sps
-                func mean(_ f: (ProbeStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
-                let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
-                let p = ProbeProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: mean(\.i2t), t2i: mean(\.t2i),
-                                      rec: mean(\.rec), itmAccuracy: mean(\.itmAccuracy), learningRate: lr, gradNorm: mean(\.gradNorm),
-                                      samplesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps,
-                                      etaSeconds: smoothed! * Double(config.steps - step))
-                output(p.line)
-                try metrics?.log(step: step, ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
-                                              "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
-                                              "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
-                                              "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps],
-                                 extra: ["data_cursor": .int(dataCursor)])
-                window.removeAll()
-                windowStart = Date()
-            }
-            if step % config.checkpointEvery == 0 || step == target {
-                let url = try saveCheckpoint()
-                try writeLossPlot()
-                output("checkpoint \(url.lastPathComponent)")
-                windowStart = Date()
-            }
-        }
+        let loop = AdapterRunLoop<ProbeStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
+                                                   checkpointEvery: config.checkpointEvery)
+        try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
+            func mean(_ f: (ProbeStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
+            let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+            let p = ProbeProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: mean(\.i2t), t2i: mean(\.t2i),
+                                  rec: mean(\.rec), itmAccuracy: mean(\.itmAccuracy), learningRate: lr, gradNorm: mean(\.gradNorm),
+                                  samplesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
+            output(p.line)
+            try metrics?.log(step: step, ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
+                                          "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
+                                          "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
+                                          "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps],
+                             extra: ["data_cursor": .int(dataCursor)])
+        }, checkpoint: {
+            let url = try saveCheckpoint()
+            try writeLossPlot()
+            output("checkpoint \(url.lastPathComponent)")
+        })
         try metrics?.sync()
         if step == config.steps {
             try saveAdapter(to: ComponentFolder(adapterDirectory))

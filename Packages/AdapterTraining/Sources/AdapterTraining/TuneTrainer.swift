@@ -362,43 +362,31 @@ public final class TuneTrainer {
         defer { metrics?.close(); metrics = nil }
         if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
         output(summary)
-        var window: [TuneStepResult] = []
-        var windowStart = Date()
-        var smoothed: Double? = nil
-        while step < target {
-            let r = try trainStep()
-            window.append(r)
-            if step % config.logEvery == 0 || step == target {
-                let sps = Date().timeIntervalSince(windowStart) / Double(window.count)
-                smoothed = smoothed.map { 0.7 * $0 + 0.3 * sps } ?? sps
-                func mean(_ f: (TuneStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
-                let disc = computesDiscriminativeTerms, den = computesDenoisingLoss
-                let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
-                let p = TuneProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: disc ? mean(\.i2t) : nil,
-                                     t2i: disc ? mean(\.t2i) : nil, rec: disc ? mean(\.rec) : nil, mse: den ? mean(\.mse) : nil,
-                                     itmAccuracy: disc ? mean(\.itmAccuracy) : nil, learningRate: lr, gradNorm: mean(\.gradNorm),
-                                     samplesPerSecond: Double(config.effectiveBatchSize) / sps, secondsPerStep: sps,
-                                     etaSeconds: smoothed! * Double(config.steps - step))
-                output(p.line)
-                var record: [String: Double] = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
-                                                "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps]
-                if disc {
-                    record["i2t"] = p.i2t; record["t2i"] = p.t2i; record["rec"] = p.rec
-                    record["rec_class"] = mean(\.recClass); record["rec_l1"] = mean(\.recL1); record["rec_giou"] = mean(\.recGIoU)
-                    record["itm_train_accuracy"] = p.itmAccuracy
-                }
-                if den { record["mse"] = p.mse }
-                try metrics?.log(step: step, record, extra: ["data_cursor": .int(dataCursor)])
-                window.removeAll()
-                windowStart = Date()
+        let loop = AdapterRunLoop<TuneStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
+                                                  checkpointEvery: config.checkpointEvery)
+        try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
+            func mean(_ f: (TuneStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
+            let disc = computesDiscriminativeTerms, den = computesDenoisingLoss
+            let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+            let p = TuneProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: disc ? mean(\.i2t) : nil,
+                                 t2i: disc ? mean(\.t2i) : nil, rec: disc ? mean(\.rec) : nil, mse: den ? mean(\.mse) : nil,
+                                 itmAccuracy: disc ? mean(\.itmAccuracy) : nil, learningRate: lr, gradNorm: mean(\.gradNorm),
+                                 samplesPerSecond: Double(config.effectiveBatchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
+            output(p.line)
+            var record: [String: Double] = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
+                                            "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps]
+            if disc {
+                record["i2t"] = p.i2t; record["t2i"] = p.t2i; record["rec"] = p.rec
+                record["rec_class"] = mean(\.recClass); record["rec_l1"] = mean(\.recL1); record["rec_giou"] = mean(\.recGIoU)
+                record["itm_train_accuracy"] = p.itmAccuracy
             }
-            if step % config.checkpointEvery == 0 || step == target {
-                let url = try saveCheckpoint()
-                try writeLossPlot()
-                output("checkpoint \(url.lastPathComponent)")
-                windowStart = Date()
-            }
-        }
+            if den { record["mse"] = p.mse }
+            try metrics?.log(step: step, record, extra: ["data_cursor": .int(dataCursor)])
+        }, checkpoint: {
+            let url = try saveCheckpoint()
+            try writeLossPlot()
+            output("checkpoint \(url.lastPathComponent)")
+        })
         try metrics?.sync()
         if step == config.steps {
             try saveOutputs()

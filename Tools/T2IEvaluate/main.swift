@@ -12,7 +12,8 @@ struct T2IEvaluate: ParsableCommand {
         commandName: "t2i-evaluate",
         abstract: "Sample a prompt suite with a text-to-image model folder and judge every image.",
         discussion: """
-            Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table), <out>/<suite>-<category>.png \
+            Writes <out>/<suite>.json (every verdict), <out>/<suite>.md (the table, and the failed images by what \
+            they got wrong: count, size, relation, unparseable), <out>/<suite>-<category>.png \
             grids (first --grid-prompts prompts of each category, one row per prompt) and <out>/text-separation.md \
             (how far the text encoder puts prompts that differ in one attribute; 0 = the encoder ignores the word).
             """)
@@ -84,7 +85,8 @@ struct T2IEvaluate: ParsableCommand {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(result), to: outURL.appendingPathComponent("\(suiteName.rawValue).json"))
-        let table = SuiteEvaluation.markdownTable(result)
+        let table = SuiteEvaluation.markdownTable(result) + "\n\nFailed images by what they got wrong:\n\n"
+            + SuiteEvaluation.failureTable(result)
         try AtomicFile.write(Data((table + "\n").utf8), to: outURL.appendingPathComponent("\(suiteName.rawValue).md"))
         for g in grids { try PNG.write(g.image, to: outURL.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
         print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance)"

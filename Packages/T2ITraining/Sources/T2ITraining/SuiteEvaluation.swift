@@ -94,4 +94,35 @@ public enum SuiteEvaluation {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// What the failed images got wrong, per category: how many fail a count constraint (the asked colour-shape
+    /// pair missing, doubled, or miscounted), a size constraint, a relation, or cannot be parsed. An image failing
+    /// several kinds counts in each column.
+    public static func failureTable(_ r: SuiteEvaluationResult) -> String {
+        var lines = ["| category | failed images | count wrong | size wrong | relation wrong | unparseable |",
+                     "|---|---|---|---|---|---|"]
+        var order: [String] = []
+        var rows: [String: [Int]] = [:]
+        for im in r.images {
+            if rows[im.category] == nil { order.append(im.category); rows[im.category] = [0, 0, 0, 0, 0] }
+            guard !im.verdict.allPassed else { continue }
+            var row = rows[im.category]!
+            row[0] += 1
+            if !im.verdict.parseable {
+                row[4] += 1
+            } else {
+                let failed = Set(im.verdict.constraints.filter { !$0.passed }.map(\.kind))
+                if failed.contains(.count) { row[1] += 1 }
+                if failed.contains(.size) { row[2] += 1 }
+                if failed.contains(.relation) { row[3] += 1 }
+            }
+            rows[im.category] = row
+        }
+        let total = order.reduce(into: [0, 0, 0, 0, 0]) { acc, c in for i in 0..<5 { acc[i] += rows[c]![i] } }
+        for c in order + ["all"] {
+            let v = c == "all" ? total : rows[c]!
+            lines.append("| \(c) | \(v[0]) | \(v[1]) | \(v[2]) | \(v[3]) | \(v[4]) |")
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -13,7 +13,7 @@ struct TrainT2I: ParsableCommand {
             Defaults are the bundled model's (Models/shapes-t2i). Any config key can be set with --set KEY=VALUE \
             (JSON values: --set block_out_channels=[32,64,64]) or a JSON file (--config); known keys: \
             \(T2IConfig.keys.joined(separator: ", ")).
-            Run folder: train_config.json, tokenizer/, checkpoints/, metrics.jsonl, loss.png, samples/, and model/ at the end.
+            Run folder: train_config.json, tokenizer/, checkpoints/, metrics.jsonl, loss.png, samples/, text-separation.png (the text encoder separation of colour, shape, size and relation words at every sample grid), and model/ at the end.
             """)
 
     @Option(name: .long, help: "Run folder (checkpoints, logs, samples, final model).")

@@ -219,6 +219,7 @@ public final class T2ITrainer {
             if config.sampleEvery > 0 && (step % config.sampleEvery == 0 || step == config.steps) {
                 let url = try writeSampleGrid()
                 output("samples \(url.lastPathComponent)")
+                try logTextSeparation()
                 windowStart = Date()
             }
         }
@@ -285,6 +286,33 @@ public final class T2ITrainer {
         let text = prompts.enumerated().map { "row \($0.offset / 2 + 1), \($0.offset % 2 == 0 ? "left" : "right"): \($0.element)" }
         try (text.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name + ".txt"), atomically: true, encoding: .utf8)
         return url
+    }
+
+    /// The metrics key of an attribute's text-encoder separation ("left/right" -> "text_separation_left_right").
+    public static func separationKey(_ attribute: String) -> String {
+        "text_separation_" + attribute.replacingOccurrences(of: "/", with: "_")
+    }
+
+    /// Logs `TextEncoderSeparation` of the EMA text encoder at this step (metrics.jsonl, one record with a key per
+    /// attribute), prints it, and redraws `text-separation.png` (every attribute against the step).
+    public func logTextSeparation() throws {
+        let rows = try model.withWeights(emaWeights) { try TextEncoderSeparation.measure(model: model) }
+        var values: [String: Double] = [:]
+        for r in rows { values[Self.separationKey(r.attribute)] = r.separation }
+        let url = runDirectory.appendingPathComponent("metrics.jsonl")
+        let writer = try metrics ?? MetricsLogWriter(url: url)   // outside `run`, appended to the same log
+        try writer.log(step: step, values)
+        try writer.sync()
+        if writer !== metrics { writer.close() }
+        output("text separation " + rows.map { "\($0.attribute) \(String(format: "%.3f", $0.separation))" }.joined(separator: ", "))
+        let records = try MetricsLog.read(url)
+        var chart = LineChart(title: "text encoder separation (EMA weights; 0 = the word is ignored)", logY: false, smoothing: 0)
+        for r in rows {
+            let series = MetricsLog.series(records, key: Self.separationKey(r.attribute))
+            guard series.x.count >= 2 else { return }
+            chart.add(r.attribute, x: series.x, y: series.y)
+        }
+        try chart.write(to: runDirectory.appendingPathComponent("text-separation.png"))
     }
 
     /// Writes the diffusers model folder with the EMA weights.

@@ -36,6 +36,17 @@ final class EndToEndTrainingTests: XCTestCase {
         XCTAssertEqual(trainer.step, 40)
         try trainer.saveCheckpoint()
         try trainer.run()   // already at the last step: writes the model folder
+        // The text-encoder separation goes to the metrics (twice: the plot needs two points) and to its plot.
+        try trainer.logTextSeparation()
+        try trainer.logTextSeparation()
+        let records = try MetricsLog.read(dir.appendingPathComponent("metrics.jsonl"))
+        for attribute in TextEncoderSeparation.pairs().map(\.attribute) {
+            let series = MetricsLog.series(records, key: T2ITrainer.separationKey(attribute))
+            XCTAssertEqual(series.x, [40, 40], attribute)
+            XCTAssertTrue(series.y.allSatisfy { $0 > 0 && $0.isFinite }, attribute)
+        }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("text separation colour ") }, "\(lines.suffix(3))")
+        XCTAssertGreaterThan(try PNG.read(dir.appendingPathComponent("text-separation.png")).width, 0)
         let folder = trainer.modelDirectory
         for f in ["model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
                   "text_encoder/config.json", "text_encoder/model.safetensors", "unet/config.json",

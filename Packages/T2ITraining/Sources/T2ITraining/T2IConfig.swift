@@ -33,6 +33,11 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
     public var trainTextEncoder = true
     /// Multiplier of `learning_rate` for the text encoder's parameters when `train_text_encoder` is on.
     public var textEncoderLRScale = 0.1
+    /// Weight of an auxiliary loss that makes the text encoder keep what the caption says (`CaptionAttributes`: the
+    /// colour, shape, size and count of each object group and the relation, read by a linear head from the state of
+    /// the last context position); 0 = off. The denoising loss alone lets the encoder blur size and relation words
+    /// (`TextEncoderSeparation`; Docs/RESULTS.md). Needs `train_text_encoder`.
+    public var textParseWeight = 0.0
 
     // U-Net (UNet2DConditionModel).
     public var blockOutChannels = [32, 64, 64]
@@ -98,7 +103,7 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         case seed, imageSize = "image_size", vocabSize = "vocab_size", tokenizerCorpusSize = "tokenizer_corpus_size"
         case contextLength = "context_length", textHiddenSize = "text_hidden_size", textLayers = "text_layers"
         case textHeads = "text_heads", textIntermediateSize = "text_intermediate_size", trainTextEncoder = "train_text_encoder"
-        case textEncoderLRScale = "text_encoder_lr_scale"
+        case textEncoderLRScale = "text_encoder_lr_scale", textParseWeight = "text_parse_weight"
         case blockOutChannels = "block_out_channels", downBlockTypes = "down_block_types", upBlockTypes = "up_block_types"
         case layersPerBlock = "layers_per_block", attentionHeads = "attention_heads", normNumGroups = "norm_num_groups"
         case midBlock = "mid_block", textTimeEmbedding = "text_time_embedding", predictionType = "prediction_type", snrGamma = "snr_gamma", numTrainTimesteps = "num_train_timesteps", betaSchedule = "beta_schedule"
@@ -156,6 +161,8 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         try need(steps >= 1, "steps", "must be >= 1")
         try need(learningRate > 0, "learning_rate", "must be positive")
         try need(textEncoderLRScale > 0, "text_encoder_lr_scale", "must be positive")
+        try need(textParseWeight >= 0 && textParseWeight.isFinite, "text_parse_weight", "must be >= 0")
+        try need(textParseWeight == 0 || trainTextEncoder, "text_parse_weight", "needs train_text_encoder (a frozen encoder cannot learn from it)")
         try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
         try need(["cosine", "constant", "linear"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not cosine, constant or linear")
         try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")

@@ -46,6 +46,10 @@ public final class T2ITrainer {
     public let ema: ExponentialMovingAverage
     public let data: TrainingData
     public let parameters: [NamedParameter]
+    /// The linear head of the auxiliary caption-attribute loss (`text_parse_weight` > 0): text hidden size ->
+    /// `CaptionAttributes.width`, parameters `text_parse_head.weight`/`.bias`. Trained and checkpointed, never part
+    /// of the model folder.
+    public let parseHead: Linear?
     /// The training noise schedule (betas of the model's scheduler configuration).
     public let schedule: NoiseSchedule
     /// Steps completed.
@@ -56,6 +60,8 @@ public final class T2ITrainer {
     public private(set) var resumedFrom: Int?
 
     private var metrics: MetricsLogWriter?
+    /// The caption-attribute loss of the last step (before its weight; nil when off).
+    public private(set) var lastParseLoss: Float?
 
     public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
     public var modelDirectory: URL { runDirectory.appendingPathComponent("model") }
@@ -94,7 +100,16 @@ public final class T2ITrainer {
         model = try T2IModel(config: config, tokenizer: tokenizer)
         if !config.trainTextEncoder { _ = model.textEncoder.store.freeze() }
         // Optimised (and EMA-averaged) parameters; a frozen text encoder keeps its initial weights.
-        parameters = model.namedParameters.filter { $0.variable.requiresGrad }
+        var params = model.namedParameters.filter { $0.variable.requiresGrad }
+        if config.textParseWeight > 0 {
+            let store = ParameterStore(generator: TorchGenerator(seed: config.seed &+ 2))
+            let head = Linear(store.root.pp("text_parse_head"), inFeatures: config.textHiddenSize, outFeatures: CaptionAttributes.width)
+            parseHead = head
+            params += store.namedParameters()
+        } else {
+            parseHead = nil
+        }
+        parameters = params
         optimizer = AdamW(parameters: parameters, learningRate: config.learningRate,
                           betas: (config.adamBeta1, config.adamBeta2), weightDecay: config.weightDecay)
         if config.trainTextEncoder && config.textEncoderLRScale != 1 {
@@ -116,13 +131,21 @@ public final class T2ITrainer {
     public func restore(from url: URL) throws {
         let (file, info) = try Checkpoint.load(url)
         var weights: [String: Tensor] = [:], shadows: [String: Tensor] = [:], opt: [String: Tensor] = [:]
+        var head: [String: Tensor] = [:]
         for name in file.tensorNames {
             let t = try file.tensor(name)
             if name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = Tensor(copying: t) }
             else if name.hasPrefix("ema.") { shadows[String(name.dropFirst(4))] = t }
             else if name.hasPrefix("opt.") { opt[String(name.dropFirst(4))] = Tensor(copying: t) }
+            else if name.hasPrefix("head.") { head[String(name.dropFirst(5))] = Tensor(copying: t) }
         }
         try model.load(weights)
+        for p in parameters where p.name.hasPrefix("text_parse_head.") {
+            guard let v = head[p.name], v.shape == p.variable.shape else {
+                throw T2ITrainingError("checkpoint \(url.lastPathComponent) lacks head.\(p.name) \(p.variable.shape) (text_parse_weight > 0)")
+            }
+            p.variable.value = v
+        }
         guard let n = info.extra["ema_updates"].flatMap(Int.init) else {
             throw T2ITrainingError("checkpoint \(url.lastPathComponent) lacks the ema_updates metadata")
         }
@@ -139,6 +162,7 @@ public final class T2ITrainer {
         for p in model.namedParameters { tensors["model." + p.name] = p.variable.value }
         for (k, v) in ema.stateDict { tensors["ema." + k] = v }
         for (k, v) in optimizer.stateDict() { tensors["opt." + k] = v }
+        for p in parameters where p.name.hasPrefix("text_parse_head.") { tensors["head." + p.name] = p.variable.value }
         let info = CheckpointInfo(step: step, seed: config.seed, config: try config.json(),
                                   extra: ["ema_updates": String(ema.updates), "data_cursor": String(step * config.batchSize)])
         return try Checkpoint.save(tensors, info: info, in: checkpointDirectory, keepLast: config.keepCheckpoints)
@@ -153,7 +177,8 @@ public final class T2ITrainer {
 
     // MARK: Training
 
-    /// One optimisation step on the batch of the current step; returns the loss and the gradient norm before clipping.
+    /// One optimisation step on the batch of the current step; returns the loss (the denoising loss, plus
+    /// `text_parse_weight` x the caption-attribute loss when on) and the gradient norm before clipping.
     @discardableResult
     public func trainStep() throws -> (loss: Float, gradNorm: Float) {
         let batch = data.batch(step: step)
@@ -166,7 +191,17 @@ public final class T2ITrainer {
             ? DiffusionTraining.minSNRWeights(timesteps: batch.timesteps, schedule: schedule, gamma: Float(config.snrGamma),
                                               predictionType: config.prediction)
             : nil
-        let loss = DiffusionTraining.loss(prediction: pred, target: target, weights: weights)
+        var loss = DiffusionTraining.loss(prediction: pred, target: target, weights: weights)
+        if let head = parseHead {
+            // The state of the last context position (a padding / end token that attends to the whole caption).
+            let n = context.shape[0], l = context.shape[1]
+            let pooled = context.sliced(axis: 1, start: l - 1, end: l).reshaped([n, context.shape[2]])
+            let labels = try zip(batch.captions, batch.meanings).map { $0.0.isEmpty ? nil : try CaptionAttributes.labels($0.1) }
+            if let parse = CaptionAttributes.loss(logits: head(pooled), labels: labels) {
+                lastParseLoss = parse.value.item()
+                loss = loss + parse * Float(config.textParseWeight)
+            }
+        }
         let value = loss.value.item()
         guard value.isFinite else { throw T2ITrainingError("loss is \(value) at step \(step)") }
         optimizer.zeroGrad()
@@ -189,12 +224,13 @@ public final class T2ITrainer {
         metrics = try MetricsLogWriter(url: metricsURL)
         if let r = resumedFrom { output("resumed from step \(r) (\(checkpointDirectory.path))") }
         output("model: \(model.parameterCount) parameters (U-Net \(model.unet.store.parameterCount()), text encoder \(model.textEncoder.store.parameterCount())), batch \(config.batchSize), \(config.steps) steps")
-        var windowLoss = 0.0, windowNorm = 0.0, windowSteps = 0
+        var windowLoss = 0.0, windowNorm = 0.0, windowSteps = 0, windowParse = 0.0, windowParseSteps = 0
         var windowStart = Date()
         var secondsPerStep: Double? = nil
         while step < target {
             let (loss, norm) = try trainStep()
             windowLoss += Double(loss); windowNorm += Double(norm); windowSteps += 1
+            if let p = lastParseLoss { windowParse += Double(p); windowParseSteps += 1 }
             if step % config.logEvery == 0 || step == target {
                 let elapsed = Date().timeIntervalSince(windowStart)
                 let sps = elapsed / Double(windowSteps)
@@ -204,10 +240,16 @@ public final class T2ITrainer {
                                          learningRate: lr, gradNorm: windowNorm / Double(windowSteps),
                                          imagesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps,
                                          etaSeconds: secondsPerStep! * Double(config.steps - step))
-                output(p.line)
-                try metrics?.log(step: step, ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
-                                              "images_per_second": p.imagesPerSecond, "seconds_per_step": sps])
-                windowLoss = 0; windowNorm = 0; windowSteps = 0
+                var record = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm, "images_per_second": p.imagesPerSecond,
+                              "seconds_per_step": sps]
+                if windowParseSteps > 0 {
+                    record["text_parse_loss"] = windowParse / Double(windowParseSteps)
+                    output(p.line + String(format: "  parse %.3f", windowParse / Double(windowParseSteps)))
+                } else {
+                    output(p.line)
+                }
+                try metrics?.log(step: step, record)
+                windowLoss = 0; windowNorm = 0; windowSteps = 0; windowParse = 0; windowParseSteps = 0
                 windowStart = Date()
             }
             if step % config.checkpointEvery == 0 || step == config.steps {

@@ -10,6 +10,8 @@ public struct TrainingBatch {
     public var captions: [String]
     /// The original captions.
     public var originalCaptions: [String]
+    /// The meanings of the original captions.
+    public var meanings: [Meaning]
     public var timesteps: [Int]
     /// [B, 3, H, W] standard normal.
     public var noise: Tensor
@@ -41,18 +43,22 @@ public struct TrainingData: Sendable {
         let plane = 3 * side * side
         var images = Tensor(uninitializedShape: [b, 3, side, side])
         var captions = [String](repeating: "", count: b)
+        var meanings = [Meaning](repeating: Meaning(objects: []), count: b)
         let world = self.world
         images.withMutableBuffer { dst in
             let base = dst.baseAddress!
             captions.withUnsafeMutableBufferPointer { caps in
-                let capBase = caps.baseAddress!
-                // Rendering is independent per image; two chunks keep both cores busy.
-                Parallel.forEachChunk(b, costPerItem: 40_000) { range in
-                    for i in range {
-                        let p = world.positive(split: .train, index: step * b + i)
-                        let t = Renderer.render(p.scene).tensor()
-                        t.withContiguousBuffer { src in (base + i * plane).update(from: src.baseAddress!, count: plane) }
-                        (capBase + i).pointee = p.caption
+                meanings.withUnsafeMutableBufferPointer { ms in
+                    let capBase = caps.baseAddress!, meaningBase = ms.baseAddress!
+                    // Rendering is independent per image; two chunks keep both cores busy.
+                    Parallel.forEachChunk(b, costPerItem: 40_000) { range in
+                        for i in range {
+                            let p = world.positive(split: .train, index: step * b + i)
+                            let t = Renderer.render(p.scene).tensor()
+                            t.withContiguousBuffer { src in (base + i * plane).update(from: src.baseAddress!, count: plane) }
+                            (capBase + i).pointee = p.caption
+                            (meaningBase + i).pointee = p.meaning
+                        }
                     }
                 }
             }
@@ -62,6 +68,7 @@ public struct TrainingData: Sendable {
         let noise = g.randn([b, 3, side, side])
         let u = g.rand([b]).scalars
         let conditioned = zip(captions, u).map { Double($0.1) < config.captionDropout ? "" : $0.0 }
-        return TrainingBatch(images: images, captions: conditioned, originalCaptions: captions, timesteps: timesteps, noise: noise)
+        return TrainingBatch(images: images, captions: conditioned, originalCaptions: captions, meanings: meanings,
+                             timesteps: timesteps, noise: noise)
     }
 }

@@ -294,3 +294,70 @@ final class SuiteEvaluationTableTests: XCTestCase {
         ])
     }
 }
+
+/// The auxiliary caption-attribute loss (`text_parse_weight`): labels, loss value, training, resume.
+final class CaptionAttributesTests: XCTestCase {
+    func testLabelsAndLoss() throws {
+        XCTAssertEqual(CaptionAttributes.groups.map(\.classes), [8, 5, 3, 5, 8, 5, 3, 5, 9])
+        XCTAssertEqual(CaptionAttributes.width, 51)
+        let single = Meaning(objects: [ObjectSpec(color: .green, shape: .triangle, size: .large)])
+        XCTAssertEqual(try CaptionAttributes.labels(single), [2, 3, 2, 1, 0, 0, 0, 0, 0])
+        let spatial = Meaning(objects: [ObjectSpec(count: 3, color: .red, shape: .circle), ObjectSpec(color: .white, shape: .cross, size: .small)],
+                              relation: Relation(subject: 1, predicate: .above, object: 0))
+        // above is predicate index 2: 1 + 2 * 2 + 1 (subject is the second group).
+        XCTAssertEqual(try CaptionAttributes.labels(spatial), [1, 1, 0, 3, 7, 4, 1, 1, 6])
+        let three = Meaning(objects: [single.objects[0], spatial.objects[0], spatial.objects[1]])
+        XCTAssertThrowsError(try CaptionAttributes.labels(three)) { XCTAssertTrue("\($0)".contains("3 object groups"), "\($0)") }
+
+        // Zero logits: every counted group's cross-entropy is log(classes); the loss is their mean.
+        let logits = Variable(Tensor(shape: [3, 51], repeating: 0), requiresGrad: true)
+        let labels: [[Int]?] = [try CaptionAttributes.labels(single), nil, try CaptionAttributes.labels(spatial)]
+        let loss = try XCTUnwrap(CaptionAttributes.loss(logits: logits, labels: labels))
+        let expected = CaptionAttributes.groups.map { Foundation.log(Double($0.classes)) }.reduce(0, +) / 9
+        XCTAssertEqual(Double(loss.value.item()), expected, accuracy: 1e-5)
+        loss.backward()
+        let g = try XCTUnwrap(logits.grad)
+        XCTAssertEqual(g.selecting(axis: 0, index: 1).abs().max().item(), 0, "a dropped caption gets no gradient")
+        XCTAssertGreaterThan(g.selecting(axis: 0, index: 0).abs().max().item(), 0)
+        XCTAssertNil(CaptionAttributes.loss(logits: logits, labels: [nil, nil, nil]))
+    }
+
+    func testParseHeadTrainsResumesAndStaysOutOfTheModelFolder() throws {
+        var config = try tinyConfig(steps: 6)
+        config.trainTextEncoder = true
+        config.textParseWeight = 1
+        var frozen = config
+        frozen.trainTextEncoder = false
+        XCTAssertThrowsError(try frozen.validate()) { XCTAssertTrue("\($0)".contains("text_parse_weight"), "\($0)") }
+
+        let dirA = temporaryFolder("parse-a"), dirB = temporaryFolder("parse-b")
+        defer { try? FileManager.default.removeItem(at: dirA); try? FileManager.default.removeItem(at: dirB) }
+        let a = try T2ITrainer(config: config, runDirectory: dirA, resume: false)
+        a.output = { _ in }
+        let head = try XCTUnwrap(a.parseHead)
+        let before = head.weight.value
+        try a.run()
+        XCTAssertNotNil(a.lastParseLoss)
+        XCTAssertFalse(bitsEqual(before, head.weight.value), "the head trains")
+        let records = try MetricsLog.read(dirA.appendingPathComponent("metrics.jsonl"))
+        XCTAssertTrue(records.contains { ($0["text_parse_loss"]?.doubleValue ?? 0) > 0 })
+
+        let b1 = try T2ITrainer(config: config, runDirectory: dirB, resume: false)
+        b1.output = { _ in }
+        try b1.run(stopAfter: 4)
+        let b2 = try T2ITrainer(config: config, runDirectory: dirB, resume: true)
+        b2.output = { _ in }
+        XCTAssertEqual(b2.resumedFrom, 3)
+        try b2.run()
+        XCTAssertEqual(a.parameters.map(\.name), b2.parameters.map(\.name))
+        XCTAssertTrue(a.parameters.contains { $0.name == "text_parse_head.weight" })
+        for (pa, pb) in zip(a.parameters, b2.parameters) {
+            XCTAssertTrue(bitsEqual(pa.variable.value, pb.variable.value), "weights differ at \(pa.name) after resuming")
+        }
+        // The model folder holds the text encoder and U-Net only, and loads like any other.
+        let loaded = try T2IModel.load(from: a.modelDirectory)
+        XCTAssertFalse(loaded.namedParameters.contains { $0.name.contains("parse") })
+        let te = try Data(contentsOf: a.modelDirectory.appendingPathComponent("text_encoder/model.safetensors"))
+        XCTAssertNil(String(decoding: te.prefix(20_000), as: UTF8.self).range(of: "text_parse_head"))
+    }
+}

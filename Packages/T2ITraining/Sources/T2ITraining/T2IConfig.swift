@@ -70,7 +70,7 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
 
     // Optimisation.
     public var batchSize = 16
-    public var steps = 7000
+    public var steps = 9000
     public var learningRate = 1e-3
     public var warmupSteps = 200
     /// `cosine` (warm-up then half cosine to 0), `constant` (warm-up then constant) or `linear`.

@@ -29,16 +29,11 @@ enum AdapterRunCheckpoint {
         throw AdapterTrainingError("the checkpoint \(checkpoint.lastPathComponent) was written with a different config (keys: \(diff.joined(separator: ", "))); resume with the same settings")
     }
 
-    /// One map per prefix ("adapter." -> ["a.weight": ...], prefix stripped); a tensor under no prefix throws.
+    /// One map per prefix (`Checkpoint.tensorGroups`); a stray tensor throws naming the checkpoint and the tensor.
     static func split(_ file: SafetensorsFile, url: URL, prefixes: [String]) throws -> [String: [String: Tensor]] {
-        var out: [String: [String: Tensor]] = Dictionary(uniqueKeysWithValues: prefixes.map { ($0, [:]) })
-        for name in file.tensorNames {
-            guard let p = prefixes.first(where: { name.hasPrefix($0) }) else {
-                throw AdapterTrainingError("checkpoint \(url.lastPathComponent): unexpected tensor '\(name)' (not \(prefixes.map { $0 + "*" }.joined(separator: ", ")))")
-            }
-            out[p]![String(name.dropFirst(p.count))] = Tensor(copying: try file.tensor(name))
+        do { return try Checkpoint.tensorGroups(file, prefixes: prefixes) } catch let e as DataIOError {
+            throw AdapterTrainingError("checkpoint \(url.lastPathComponent): \(e)")
         }
-        return out
     }
 
     /// The tensors of each prefix's map, named with the prefix.

@@ -72,6 +72,20 @@ public enum Checkpoint {
         return (f, try info(of: f))
     }
 
+    /// A checkpoint's tensors grouped by name prefix ("model.", "opt.", ...; the prefix stripped, the tensors
+    /// copied out of the file). A tensor under none of the prefixes throws, naming it and the file.
+    public static func tensorGroups(_ f: SafetensorsFile, prefixes: [String]) throws -> [String: [String: Tensor]] {
+        var out: [String: [String: Tensor]] = Dictionary(uniqueKeysWithValues: prefixes.map { ($0, [:]) })
+        for name in f.tensorNames {
+            guard let p = prefixes.first(where: { name.hasPrefix($0) }) else {
+                throw DataIOError(.invalidHeader, file: f.name, item: name,
+                                  "unexpected tensor '\(name)' (not \(prefixes.map { $0 + "*" }.joined(separator: ", ")))")
+            }
+            out[p]![String(name.dropFirst(p.count))] = Tensor(copying: try f.tensor(name))
+        }
+        return out
+    }
+
     /// The `CheckpointInfo` of an open file.
     public static func info(of f: SafetensorsFile) throws -> CheckpointInfo {
         let md = f.metadata

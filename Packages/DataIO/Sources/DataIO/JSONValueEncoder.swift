@@ -25,9 +25,12 @@ final class JSONValueEncoderBox {
         case value(JSONValue)
         case object(JSONValueEncoderObject)
         case array(JSONValueEncoderArray)
+        /// A value encoded through its own encoder (`superEncoder`), read when the parent resolves.
+        case box(JSONValueEncoderBox)
         var resolved: JSONValue {
             switch self {
             case let .value(v): return v
+            case let .box(b): return b.value?.resolved ?? .object([:])
             case let .object(o): return .object(o.items.mapValues { $0.resolved })
             case let .array(a): return .array(a.items.map { $0.resolved })
             }
@@ -104,10 +107,8 @@ struct JSONValueEncoderImpl: Encoder {
         mutating func superEncoder() -> Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
         mutating func superEncoder(forKey key: Key) -> Encoder {
             let b = JSONValueEncoderBox()
-            let o = object
-            // Attached now as an empty object; the reference box is read back when the parent resolves.
-            o.items[key.stringValue] = .object(JSONValueEncoderObject())
-            return DeferredEncoder(box: b, codingPath: codingPath + [key], userInfo: userInfo) { node in o.items[key.stringValue] = node }
+            object.items[key.stringValue] = .box(b)
+            return JSONValueEncoderImpl(box: b, codingPath: codingPath + [key], userInfo: userInfo)
         }
     }
 
@@ -135,11 +136,9 @@ struct JSONValueEncoderImpl: Encoder {
             return UnkeyedContainer(array: a, codingPath: path, userInfo: userInfo)
         }
         mutating func superEncoder() -> Encoder {
-            let i = array.items.count, arr = array
-            arr.items.append(.object(JSONValueEncoderObject()))
-            return DeferredEncoder(box: JSONValueEncoderBox(), codingPath: codingPath + [AnyCodingKey(index: i)], userInfo: userInfo) { node in
-                arr.items[i] = node
-            }
+            let b = JSONValueEncoderBox(), path = codingPath + [indexKey]
+            array.items.append(.box(b))
+            return JSONValueEncoderImpl(box: b, codingPath: path, userInfo: userInfo)
         }
     }
 
@@ -150,39 +149,6 @@ struct JSONValueEncoderImpl: Encoder {
         mutating func encodeNil() throws { box.value = .value(.null) }
         mutating func encode<T: Encodable>(_ value: T) throws {
             box.value = try JSONValueEncoderImpl.node(value, codingPath: codingPath, userInfo: userInfo)
-        }
-    }
-}
-
-/// The encoder handed out by `superEncoder`: writes into its own box and stores the result in the parent on every
-/// container request (the containers are reference-typed, so later writes land in the stored node).
-struct DeferredEncoder: Encoder {
-    let box: JSONValueEncoderBox
-    let codingPath: [CodingKey]
-    let userInfo: [CodingUserInfoKey: Any]
-    let attach: (JSONValueEncoderBox.Node) -> Void
-
-    private var inner: JSONValueEncoderImpl { JSONValueEncoderImpl(box: box, codingPath: codingPath, userInfo: userInfo) }
-    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        let c = inner.container(keyedBy: type)
-        if let v = box.value { attach(v) }
-        return c
-    }
-    func unkeyedContainer() -> UnkeyedEncodingContainer {
-        let c = inner.unkeyedContainer()
-        if let v = box.value { attach(v) }
-        return c
-    }
-    func singleValueContainer() -> SingleValueEncodingContainer { DeferredSingle(box: box, codingPath: codingPath, userInfo: userInfo, attach: attach) }
-
-    struct DeferredSingle: SingleValueEncodingContainer {
-        let box: JSONValueEncoderBox
-        let codingPath: [CodingKey]
-        let userInfo: [CodingUserInfoKey: Any]
-        let attach: (JSONValueEncoderBox.Node) -> Void
-        mutating func encodeNil() throws { attach(.value(.null)) }
-        mutating func encode<T: Encodable>(_ value: T) throws {
-            attach(try JSONValueEncoderImpl.node(value, codingPath: codingPath, userInfo: userInfo))
         }
     }
 }

@@ -130,16 +130,9 @@ public final class T2ITrainer {
     /// Loads weights, EMA and optimiser state from a checkpoint file.
     public func restore(from url: URL) throws {
         let (file, info) = try Checkpoint.load(url)
-        var weights: [String: Tensor] = [:], shadows: [String: Tensor] = [:], opt: [String: Tensor] = [:]
-        var head: [String: Tensor] = [:]
-        for name in file.tensorNames {
-            let t = try file.tensor(name)
-            if name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = Tensor(copying: t) }
-            else if name.hasPrefix("ema.") { shadows[String(name.dropFirst(4))] = t }
-            else if name.hasPrefix("opt.") { opt[String(name.dropFirst(4))] = Tensor(copying: t) }
-            else if name.hasPrefix("head.") { head[String(name.dropFirst(5))] = Tensor(copying: t) }
-        }
-        try model.load(weights)
+        let groups = try Checkpoint.tensorGroups(file, prefixes: ["model.", "ema.", "opt.", "head."])
+        try model.load(groups["model."]!)
+        let head = groups["head."]!
         for p in parameters where p.name.hasPrefix("text_parse_head.") {
             guard let v = head[p.name], v.shape == p.variable.shape else {
                 throw T2ITrainingError("checkpoint \(url.lastPathComponent) lacks head.\(p.name) \(p.variable.shape) (text_parse_weight > 0)")
@@ -149,8 +142,8 @@ public final class T2ITrainer {
         guard let n = info.extra["ema_updates"].flatMap(Int.init) else {
             throw T2ITrainingError("checkpoint \(url.lastPathComponent) lacks the ema_updates metadata")
         }
-        try ema.load(shadows, updates: n)
-        try optimizer.loadStateDict(opt)
+        try ema.load(groups["ema."]!, updates: n)
+        try optimizer.loadStateDict(groups["opt."]!)
         step = info.step
         resumedFrom = info.step
     }

@@ -52,7 +52,12 @@ def main():
     gamma = float(train_cfg.get("snr_gamma", 0))
     if not train_text:
         text.requires_grad_(False)
-    params = list(unet.parameters()) + (list(text.parameters()) if train_text else [])
+    # train-t2i's auxiliary caption-attribute loss (`text_parse_weight`, CaptionAttributes): a linear head on the
+    # encoder's last context state, cross-entropy per label group (2 x colour 8, shape 5, size 3, count 5; relation 9).
+    parse_weight = float(train_cfg.get("text_parse_weight", 0)) if train_text else 0.0
+    parse_groups = [8, 5, 3, 5] * 2 + [9]
+    head = torch.nn.Linear(text_cfg["hidden_size"], sum(parse_groups)) if parse_weight > 0 else None
+    params = list(unet.parameters()) + (list(text.parameters()) if train_text else []) + (list(head.parameters()) if head else [])
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
     n_params = sum(p.numel() for p in params)
@@ -60,7 +65,8 @@ def main():
     ctx = text_cfg["max_position_embeddings"]
     vocab = text_cfg["vocab_size"]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, trained parameters {n_params}, batch {args.batch}, "
-          f"{side}x{side}, context {ctx}, {prediction}, snr_gamma {gamma}, text encoder {'trained' if train_text else 'frozen'}")
+          f"{side}x{side}, context {ctx}, {prediction}, snr_gamma {gamma}, text encoder {'trained' if train_text else 'frozen'}, "
+          f"text_parse_weight {parse_weight}")
     alphas = sched.alphas_cumprod
 
     def step():
@@ -79,6 +85,14 @@ def main():
             loss = (((pred - target) ** 2).mean(dim=(1, 2, 3)) * w).mean()
         else:
             loss = torch.nn.functional.mse_loss(pred, target)
+        if head is not None:
+            logits = head(h[:, -1])
+            parts, offset = [], 0
+            for k in parse_groups:
+                labels = torch.randint(0, k, (args.batch,))
+                parts.append(torch.nn.functional.cross_entropy(logits[:, offset:offset + k], labels))
+                offset += k
+            loss = loss + parse_weight * torch.stack(parts).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -111,7 +111,8 @@ final class T2IConfigTests: XCTestCase {
 }
 
 /// The loss of a training step is the min-SNR weighted MSE against the prediction type's target, computed here
-/// independently from the batch and the U-Net.
+/// independently from the batch and the U-Net, plus `text_parse_weight` (default 0.01) x the caption-attribute loss
+/// of the parse head on the encoder's last context state (`CaptionAttributes.loss`, tested on its own below).
 final class TrainingObjectiveTests: XCTestCase {
     func testStepLossMatchesTheObjective() throws {
         for (prediction, gamma) in [("v_prediction", 5.0), ("epsilon", 0.0), ("epsilon", 2.0)] {
@@ -120,10 +121,16 @@ final class TrainingObjectiveTests: XCTestCase {
             cfg.snrGamma = gamma
             let trainer = try T2ITrainer(config: cfg, runDirectory: temporaryFolder("objective-\(prediction)-\(gamma)"), resume: false)
             let batch = trainer.data.batch(step: 0)
+            XCTAssertEqual(cfg.textParseWeight, 0.01)
             let expected: Float = try GradMode.noGrad {
                 let noisy = trainer.schedule.addNoise(original: batch.images, noise: batch.noise, timesteps: batch.timesteps)
+                let context = try trainer.model.encode(batch.captions)
                 let pred = trainer.model.unet.predict(Variable(noisy), timesteps: batch.timesteps.map(Float.init),
-                                                      context: try trainer.model.encode(batch.captions)).value
+                                                      context: context).value
+                let head = try XCTUnwrap(trainer.parseHead)
+                let last = context.value.selecting(axis: 1, index: context.shape[1] - 1)
+                let labels = try zip(batch.captions, batch.meanings).map { $0.0.isEmpty ? nil : try CaptionAttributes.labels($0.1) }
+                let parse = try XCTUnwrap(CaptionAttributes.loss(logits: head(Variable(last)), labels: labels)).value.item()
                 let b = batch.timesteps.count, per = pred.count / b
                 let p = pred.scalars, x0 = batch.images.scalars, eps = batch.noise.scalars
                 var total = 0.0
@@ -141,7 +148,7 @@ final class TrainingObjectiveTests: XCTestCase {
                     }
                     total += w * se / Double(per)
                 }
-                return Float(total / Double(b))
+                return Float(total / Double(b)) + Float(cfg.textParseWeight) * parse
             }
             let (loss, _) = try trainer.trainStep()
             XCTAssertEqual(loss, expected, accuracy: 1e-4 * max(1, abs(expected)), "\(prediction), gamma \(gamma)")

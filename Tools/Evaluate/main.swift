@@ -61,6 +61,8 @@ struct Discriminative: ParsableCommand {
 
     func run() throws {
         let splits = try parseSplits(split)
+        // The folder of --out exists before the evaluation runs, not only when its tables are written.
+        if let out { try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true) }
         let modelURL = URL(fileURLWithPath: model)
         let adapters = adapter.isEmpty ? [modelURL.appendingPathComponent(DiscriminativeAdapter.componentName)] : adapter.map { URL(fileURLWithPath: $0) }
         var rows: [(label: String, evaluation: SplitEvaluation)] = []
@@ -266,7 +268,9 @@ struct GenerationReportCommand: ParsableCommand {
         let all = try GenerationReport.loadResults(in: URL(fileURLWithPath: results))
         let md = GenerationReport.markdown(all, base: base, resamples: resamples, seed: seed)
         print(md)
-        try AtomicFile.write(Data(md.utf8), to: URL(fileURLWithPath: out))
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(Data(md.utf8), to: outURL)
         stderrLine("wrote \(out) from \(all.count) result(s)")
     }
 }

@@ -2,16 +2,6 @@ import DataIO
 import Foundation
 import Tensor
 
-/// The run settings both adapter stages share: what may change when a run resumes (bookkeeping, and the length of
-/// a constant-rate run) and what may not.
-protocol AdapterRunConfig: RunConfig, Equatable {
-    var steps: Int { get set }
-    var lrSchedule: String { get }
-    var logEvery: Int { get set }
-    var checkpointEvery: Int { get set }
-    var keepCheckpoints: Int { get set }
-}
-
 /// Checkpoint plumbing shared by `ProbeTrainer` and `TuneTrainer`: tensors stored under prefixes ("adapter.",
 /// "lora.", "opt."), the data cursor in the metadata, and the resume rule.
 enum AdapterRunCheckpoint {

@@ -56,69 +56,34 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
 
     public init() {}
 
+    /// The stage's own keys; the shared ones are `AdapterRunKeys`.
     enum CodingKeys: String, CodingKey {
-        case seed, worldSeed = "world_seed", trainSplit = "train_split", imageSize = "image_size", preset
-        case featureTaps = "feature_taps", dropout, contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
-        case batchSize = "batch_size", steps, learningRate = "learning_rate", weightDecay = "weight_decay"
-        case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", gradClipNorm = "grad_clip_norm", lrSchedule = "lr_schedule"
-        case warmupSteps = "warmup_steps", timestepMin = "timestep_min", timestepMax = "timestep_max"
-        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
+        case imageSize = "image_size", preset, featureTaps = "feature_taps", dropout
+        case contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
     }
 
     public init(from decoder: Decoder) throws {
+        self.init()
+        try decodeShared(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ProbeConfig()
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        worldSeed = try c.decodeIfPresent(UInt64.self, forKey: .worldSeed) ?? d.worldSeed
-        trainSplit = try c.decodeIfPresent(String.self, forKey: .trainSplit) ?? d.trainSplit
         imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize)
-        preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? d.preset
-        featureTaps = try c.decodeIfPresent([String].self, forKey: .featureTaps) ?? d.featureTaps
+        preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? preset
+        featureTaps = try c.decodeIfPresent([String].self, forKey: .featureTaps) ?? featureTaps
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout)
-        contrastiveAlign = try c.decodeIfPresent(Bool.self, forKey: .contrastiveAlign) ?? d.contrastiveAlign
+        contrastiveAlign = try c.decodeIfPresent(Bool.self, forKey: .contrastiveAlign) ?? contrastiveAlign
         randomUNetSeed = try c.decodeIfPresent(UInt64.self, forKey: .randomUNetSeed)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
-        adamBeta1 = try c.decodeIfPresent(Double.self, forKey: .adamBeta1) ?? d.adamBeta1
-        adamBeta2 = try c.decodeIfPresent(Double.self, forKey: .adamBeta2) ?? d.adamBeta2
-        gradClipNorm = try c.decodeIfPresent(Double.self, forKey: .gradClipNorm) ?? d.gradClipNorm
-        lrSchedule = try c.decodeIfPresent(String.self, forKey: .lrSchedule) ?? d.lrSchedule
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-        timestepMin = try c.decodeIfPresent(Int.self, forKey: .timestepMin) ?? d.timestepMin
-        timestepMax = try c.decodeIfPresent(Int.self, forKey: .timestepMax)
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-        keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? d.keepCheckpoints
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
     }
 
     /// Optionals are written as null so that the JSON always lists every key.
     public func encode(to encoder: Encoder) throws {
+        try encodeShared(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(worldSeed, forKey: .worldSeed)
-        try c.encode(trainSplit, forKey: .trainSplit)
         try c.encode(imageSize, forKey: .imageSize)
         try c.encode(preset, forKey: .preset)
         try c.encode(featureTaps, forKey: .featureTaps)
         try c.encode(dropout, forKey: .dropout)
         try c.encode(contrastiveAlign, forKey: .contrastiveAlign)
         try c.encode(randomUNetSeed, forKey: .randomUNetSeed)
-        try c.encode(batchSize, forKey: .batchSize)
-        try c.encode(steps, forKey: .steps)
-        try c.encode(learningRate, forKey: .learningRate)
-        try c.encode(weightDecay, forKey: .weightDecay)
-        try c.encode(adamBeta1, forKey: .adamBeta1)
-        try c.encode(adamBeta2, forKey: .adamBeta2)
-        try c.encode(gradClipNorm, forKey: .gradClipNorm)
-        try c.encode(lrSchedule, forKey: .lrSchedule)
-        try c.encode(warmupSteps, forKey: .warmupSteps)
-        try c.encode(timestepMin, forKey: .timestepMin)
-        try c.encode(timestepMax, forKey: .timestepMax)
-        try c.encode(checkpointEvery, forKey: .checkpointEvery)
-        try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
-        try c.encode(logEvery, forKey: .logEvery)
     }
 
     /// Checks value ranges; errors name the key.
@@ -130,32 +95,6 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try need(!featureTaps.isEmpty && Set(featureTaps).count == featureTaps.count, "feature_taps", "\(featureTaps) must name taps, each once")
         try need(dropout.map { $0 >= 0 && $0 < 1 } ?? true, "dropout", "must be in [0, 1)")
         try need(imageSize.map { $0 >= 8 } ?? true, "image_size", "must be >= 8")
-        try need(batchSize >= 1, "batch_size", "must be >= 1")
-        try need(steps >= 1, "steps", "must be >= 1")
-        try need(learningRate > 0, "learning_rate", "must be positive")
-        try need(weightDecay >= 0, "weight_decay", "must be >= 0")
-        try need((0..<1).contains(adamBeta1) && (0..<1).contains(adamBeta2), "adam_beta1", "and adam_beta2 must be in [0, 1)")
-        try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")
-        try need(["constant", "cosine"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not constant or cosine")
-        try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
-        try need(timestepMin >= 0 && timestepMax.map { $0 > timestepMin } ?? true, "timestep_min",
-                 "\(timestepMin) must be >= 0 and below timestep_max \(timestepMax.map(String.init) ?? "T")")
-        try need(checkpointEvery >= 1 && keepCheckpoints >= 1, "checkpoint_every", "and keep_checkpoints must be >= 1")
-        try need(logEvery >= 1, "log_every", "must be >= 1")
-        _ = try split()
-    }
-
-    /// The ShapesWorld split of `train_split`.
-    public func split() throws -> Split {
-        guard let s = Split(rawValue: trainSplit) else {
-            throw AdapterTrainingError("config: train_split '\(trainSplit)' is not one of \(Split.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return s
-    }
-
-    /// The learning-rate schedule of this run.
-    public var learningRateSchedule: LRSchedule {
-        lrSchedule == "cosine" ? .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: steps)
-                               : .constantWithWarmup(warmupSteps: warmupSteps)
+        try validateShared()
     }
 }

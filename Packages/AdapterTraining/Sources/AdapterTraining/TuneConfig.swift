@@ -74,53 +74,32 @@ public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
 
     public static let errorLabel = "tune config"
 
+    /// The stage's own keys; the shared ones are `AdapterRunKeys`.
     enum CodingKeys: String, CodingKey {
-        case seed, worldSeed = "world_seed", trainSplit = "train_split"
-        case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraTargets = "lora_targets", loraAttention = "lora_attention"
-        case itmWeight = "itm_weight", recWeight = "rec_weight", mseWeight = "mse_weight", trainAdapter = "train_adapter"
-        case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", steps, learningRate = "learning_rate"
-        case weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", gradClipNorm = "grad_clip_norm"
-        case lrSchedule = "lr_schedule", warmupSteps = "warmup_steps", timestepMin = "timestep_min", timestepMax = "timestep_max"
-        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
+        case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraTargets = "lora_targets"
+        case loraAttention = "lora_attention", itmWeight = "itm_weight", recWeight = "rec_weight"
+        case mseWeight = "mse_weight", trainAdapter = "train_adapter", gradientAccumulation = "gradient_accumulation"
     }
 
     public init(from decoder: Swift.Decoder) throws {
+        self.init()
+        try decodeShared(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TuneConfig()
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        worldSeed = try c.decodeIfPresent(UInt64.self, forKey: .worldSeed) ?? d.worldSeed
-        trainSplit = try c.decodeIfPresent(String.self, forKey: .trainSplit) ?? d.trainSplit
-        loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank) ?? d.loraRank
+        loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank) ?? loraRank
         loraAlpha = try c.decodeIfPresent(Double.self, forKey: .loraAlpha)
-        loraTargets = try c.decodeIfPresent([String].self, forKey: .loraTargets) ?? d.loraTargets
-        loraAttention = try c.decodeIfPresent([String].self, forKey: .loraAttention) ?? d.loraAttention
-        itmWeight = try c.decodeIfPresent(Double.self, forKey: .itmWeight) ?? d.itmWeight
-        recWeight = try c.decodeIfPresent(Double.self, forKey: .recWeight) ?? d.recWeight
-        mseWeight = try c.decodeIfPresent(Double.self, forKey: .mseWeight) ?? d.mseWeight
-        trainAdapter = try c.decodeIfPresent(Bool.self, forKey: .trainAdapter) ?? d.trainAdapter
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? d.gradientAccumulation
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
-        adamBeta1 = try c.decodeIfPresent(Double.self, forKey: .adamBeta1) ?? d.adamBeta1
-        adamBeta2 = try c.decodeIfPresent(Double.self, forKey: .adamBeta2) ?? d.adamBeta2
-        gradClipNorm = try c.decodeIfPresent(Double.self, forKey: .gradClipNorm) ?? d.gradClipNorm
-        lrSchedule = try c.decodeIfPresent(String.self, forKey: .lrSchedule) ?? d.lrSchedule
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-        timestepMin = try c.decodeIfPresent(Int.self, forKey: .timestepMin) ?? d.timestepMin
-        timestepMax = try c.decodeIfPresent(Int.self, forKey: .timestepMax)
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-        keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? d.keepCheckpoints
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+        loraTargets = try c.decodeIfPresent([String].self, forKey: .loraTargets) ?? loraTargets
+        loraAttention = try c.decodeIfPresent([String].self, forKey: .loraAttention) ?? loraAttention
+        itmWeight = try c.decodeIfPresent(Double.self, forKey: .itmWeight) ?? itmWeight
+        recWeight = try c.decodeIfPresent(Double.self, forKey: .recWeight) ?? recWeight
+        mseWeight = try c.decodeIfPresent(Double.self, forKey: .mseWeight) ?? mseWeight
+        trainAdapter = try c.decodeIfPresent(Bool.self, forKey: .trainAdapter) ?? trainAdapter
+        gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? gradientAccumulation
     }
 
     /// Optionals are written as null so that the JSON always lists every key.
     public func encode(to encoder: Swift.Encoder) throws {
+        try encodeShared(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(worldSeed, forKey: .worldSeed)
-        try c.encode(trainSplit, forKey: .trainSplit)
         try c.encode(loraRank, forKey: .loraRank)
         try c.encode(loraAlpha, forKey: .loraAlpha)
         try c.encode(loraTargets, forKey: .loraTargets)
@@ -129,21 +108,7 @@ public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try c.encode(recWeight, forKey: .recWeight)
         try c.encode(mseWeight, forKey: .mseWeight)
         try c.encode(trainAdapter, forKey: .trainAdapter)
-        try c.encode(batchSize, forKey: .batchSize)
         try c.encode(gradientAccumulation, forKey: .gradientAccumulation)
-        try c.encode(steps, forKey: .steps)
-        try c.encode(learningRate, forKey: .learningRate)
-        try c.encode(weightDecay, forKey: .weightDecay)
-        try c.encode(adamBeta1, forKey: .adamBeta1)
-        try c.encode(adamBeta2, forKey: .adamBeta2)
-        try c.encode(gradClipNorm, forKey: .gradClipNorm)
-        try c.encode(lrSchedule, forKey: .lrSchedule)
-        try c.encode(warmupSteps, forKey: .warmupSteps)
-        try c.encode(timestepMin, forKey: .timestepMin)
-        try c.encode(timestepMax, forKey: .timestepMax)
-        try c.encode(checkpointEvery, forKey: .checkpointEvery)
-        try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
-        try c.encode(logEvery, forKey: .logEvery)
     }
 
     /// Checks value ranges; errors name the key.
@@ -163,30 +128,8 @@ public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
             try need(w >= 0 && w.isFinite, key, "must be >= 0, got \(w)")
         }
         try need(itmWeight + recWeight + mseWeight > 0, "itm_weight", "rec_weight and mse_weight are all 0: nothing to train")
-        try need(batchSize >= 1, "batch_size", "must be >= 1")
         try need(gradientAccumulation >= 1, "gradient_accumulation", "must be >= 1")
-        try need(steps >= 1, "steps", "must be >= 1")
-        try need(learningRate > 0, "learning_rate", "must be positive")
-        try need(weightDecay >= 0, "weight_decay", "must be >= 0")
-        try need((0..<1).contains(adamBeta1), "adam_beta1", "must be in [0, 1)")
-        try need((0..<1).contains(adamBeta2), "adam_beta2", "must be in [0, 1)")
-        try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")
-        try need(["constant", "cosine"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not constant or cosine")
-        try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
-        try need(timestepMin >= 0 && timestepMax.map { $0 > timestepMin } ?? true, "timestep_min",
-                 "\(timestepMin) must be >= 0 and below timestep_max \(timestepMax.map(String.init) ?? "T")")
-        try need(checkpointEvery >= 1, "checkpoint_every", "must be >= 1")
-        try need(keepCheckpoints >= 1, "keep_checkpoints", "must be >= 1")
-        try need(logEvery >= 1, "log_every", "must be >= 1")
-        _ = try split()
-    }
-
-    /// The ShapesWorld split of `train_split`.
-    public func split() throws -> Split {
-        guard let s = Split(rawValue: trainSplit) else {
-            throw AdapterTrainingError("tune config: train_split '\(trainSplit)' is not one of \(Split.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return s
+        try validateShared()
     }
 
     /// The U-Net LoRA settings of this run.
@@ -196,10 +139,4 @@ public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
 
     /// Samples per optimisation step (batch_size x gradient_accumulation).
     public var effectiveBatchSize: Int { batchSize * gradientAccumulation }
-
-    /// The learning-rate schedule of this run.
-    public var learningRateSchedule: LRSchedule {
-        lrSchedule == "cosine" ? .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: steps)
-                               : .constantWithWarmup(warmupSteps: warmupSteps)
-    }
 }

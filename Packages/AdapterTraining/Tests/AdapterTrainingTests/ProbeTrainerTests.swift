@@ -137,6 +137,31 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertThrowsError(try TrainedAdapter.load(model: folder)) { XCTAssertTrue("\($0)".contains("train-adapter"), "\($0)") }
     }
 
+    /// Both stages' configs read and write the shared keys (`AdapterRunConfig`) and their own in one flat object.
+    func testSharedAndOwnKeysInOneObject() throws {
+        let shared = ["adam_beta1", "adam_beta2", "batch_size", "checkpoint_every", "grad_clip_norm", "keep_checkpoints",
+                      "learning_rate", "log_every", "lr_schedule", "seed", "steps", "timestep_max", "timestep_min",
+                      "train_split", "warmup_steps", "weight_decay", "world_seed"]
+        XCTAssertEqual(ProbeConfig.keys, (shared + ["contrastive_align", "dropout", "feature_taps", "image_size", "preset", "random_unet_seed"]).sorted())
+        XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_rank",
+                                                   "lora_targets", "mse_weight", "rec_weight", "train_adapter"]).sorted())
+        let over = try JSONValue.parse(#"{"steps": 5, "timestep_max": 400, "world_seed": 9, "lr_schedule": "cosine", "rec_weight": 0}"#)
+        let t = try TuneConfig.decode(overrides: over)
+        XCTAssertEqual([t.steps, t.timestepMax, Int(t.worldSeed)], [5, 400, 9])
+        XCTAssertEqual(t.lrSchedule, "cosine")
+        XCTAssertEqual(t.recWeight, 0)
+        XCTAssertEqual(t.batchSize, TuneConfig().batchSize)
+        XCTAssertEqual(try TuneConfig.decode(overrides: try t.json()), t)
+        XCTAssertEqual(try t.json().objectValue?["timestep_max"], .int(400))
+        XCTAssertEqual(try TuneConfig().json().objectValue?["timestep_max"], .null, "nil is written as null")
+        var bad = TuneConfig()
+        bad.keepCheckpoints = 0
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("tune config: keep_checkpoints"), "\($0)") }
+        var badProbe = ProbeConfig()
+        badProbe.adamBeta2 = 1
+        XCTAssertThrowsError(try badProbe.validate()) { XCTAssertTrue("\($0)".contains(": config: adam_beta2"), "\($0)") }
+    }
+
     func testConfigFileOverridesAndErrors() throws {
         let c = try ProbeConfig.decode(overrides: try JSONValue.parse(#"{"batch_size": 3, "feature_taps": ["mid", "up1"], "random_unet_seed": 5}"#))
         XCTAssertEqual(c.batchSize, 3)

@@ -93,7 +93,7 @@ final class GenerationEvaluationTests: XCTestCase {
         let plain = try pipeline.generate(prompts: prompts, options: options, decode: false)
         let zero = SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .constant(0)))
         let (r0, rec0) = try pipeline.generate(prompts: prompts, options: options, selfCorrection: zero, decode: false)
-        XCTAssertTrue(bitEqual(r0.latents, plain.latents))
+        XCTAssertTrue(bitEqual(r0.latents, plain.latents))   // eta 0 skips the scorer: the plain path, the same bits
         XCTAssertTrue(rec0.allSatisfy { $0.scores.isEmpty })
 
         let corrector = SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .constant(0.5)))
@@ -108,7 +108,10 @@ final class GenerationEvaluationTests: XCTestCase {
             scorer.score(latents: Variable(pipeline.scheduler.scaleModelInput(initial, timestep: rec1[0].timestep)),
                          timestep: rec1[0].timestep, text: AlignmentText(context: e.states, pooled: e.pooled)).value
         }
-        XCTAssertEqual(rec1[0].scores, expected.scalars)
+        // The corrector scores with gradients on, so its attention keeps the probabilities and tiles its sums
+        // differently from this no-grad pass: equal up to the rounding of a small forward pass (1e-5 of the scale).
+        XCTAssertEqual(rec1[0].scores.count, expected.count)
+        for (s, e) in zip(rec1[0].scores, expected.scalars) { XCTAssertEqual(s, e, accuracy: 1e-5 * max(1, abs(e))) }
 
         let (r2, rec2) = try pipeline.generate(prompts: prompts, negativePrompt: "small green triangle", options: options,
                                                selfCorrection: corrector, decode: false)

@@ -46,7 +46,7 @@ final class LayerGradientTests: XCTestCase {
         assertGradients([x]) { v in Variable.groupNorm(v[0], groups: 2, silu: true) }
     }
 
-    /// The fused group norm + SiLU node: the same forward bits and the same gradients as the two nodes.
+    /// The fused group norm + SiLU node: the same forward values and gradients as the two nodes, up to rounding.
     func testGroupNormSiLUMatchesComposedOps() {
         let x = rnd([2, 8, 5, 3], 90, -3...3), w = rnd([8], 91, 0.5...1.5), b = rnd([8], 92), s = rnd([2, 8, 5, 3], 93)
         func run(_ fused: Bool) -> (Tensor, [Tensor]) {
@@ -57,7 +57,11 @@ final class LayerGradientTests: XCTestCase {
             return (y.value, vars.map { $0.grad! })
         }
         let (yf, gf) = run(true), (yc, gc) = run(false)
-        XCTAssertEqual(yf.scalars, yc.scalars)
+        // Two kernels: the statistics are sums over a group of 2 x 5 x 3 = 30 values and SiLU adds a few roundings,
+        // so the outputs agree within (30 + 8) ulps of their magnitude.
+        let magnitude = yc.scalars.reduce(Float(0)) { max($0, abs($1)) }
+        let tolerance = Float(30 + 8) * Float.ulpOfOne * max(1, magnitude)
+        XCTAssertLessThanOrEqual(zip(yf.scalars, yc.scalars).map { abs($0 - $1) }.max()!, tolerance)
         for (a, c) in zip(gf, gc) {
             XCTAssertLessThan(zip(a.scalars, c.scalars).map { abs($0 - $1) }.max()!, 1e-5)
         }

@@ -64,7 +64,7 @@ final class UNetLoRATests: XCTestCase {
 
         let unmerged = try F.unet("tiny-sd1-unet")
         XCTAssertEqual(try UNetLoRA.load(from: dir, into: unmerged, merge: false), cfg)
-        XCTAssertEqual(try output(unmerged).scalars, tuned.scalars)
+        XCTAssertEqual(try output(unmerged).scalars, tuned.scalars)   // the same unmerged weights and path: the same bits
         let merged = try F.unet("tiny-sd1-unet")
         try UNetLoRA.load(from: dir, into: merged, merge: true)
         XCTAssertLessThan(F.maxAbsDiff(try output(merged), tuned), 1e-5)

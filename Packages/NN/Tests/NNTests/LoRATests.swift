@@ -93,6 +93,7 @@ final class LoRATests: XCTestCase {
             XCTAssertTrue("\($0)".contains("1 missing key: blocks.1.attn2.to_q.lora_B.weight"), "\($0)")
         }
         try other.loadLoRAStateDict(saved, keyPrefix: "unet.")
+        // Same weights, same shapes, same code path: bitwise by construction.
         let x = Variable(g.randn([1, 3, 8])), c = Variable(g.randn([1, 2, 6]))
         XCTAssertEqual(forward(otherBlocks, x, c).value.scalars, forward(blocks, x, c).value.scalars)
         // Removing the adapters restores the base model and its key set.

@@ -165,7 +165,9 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(opt.stepCount(of: "fc2.weight"), 2)
     }
 
-    /// Large tensors take the multi-core path; it must equal the single-core update of the same elements.
+    /// Large tensors take the multi-core path; it must equal the single-core update of the same elements. Bitwise is
+    /// guaranteed: the update is elementwise (each element sees the same correctly rounded operations whatever the
+    /// chunking), and no reduction crosses elements.
     func testParallelUpdateEqualsSequentialUpdate() {
         var g = TorchGenerator(seed: 11)
         let n = 50_000, piece = 1_000   // 1,000 elements stay on one core

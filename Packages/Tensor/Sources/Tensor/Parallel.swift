@@ -18,8 +18,28 @@ public enum Parallel {
         }
     }
 
-    /// Number of worker chunks (the machine's active cores).
-    public static var workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Number of worker chunks: `TENSOR_WORKERS` from the environment when set (a positive integer; how the test
+    /// matrix runs the whole suite on 1 and 2 workers), else the machine's active cores.
+    public static var workers: Int = defaultWorkers(environment: ProcessInfo.processInfo.environment,
+                                                    cores: ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The worker count `TENSOR_WORKERS` asks for, or `cores` when it is unset. A value that is not a positive
+    /// integer (at most 1024) stops the process with a message naming the variable: a silent fallback would make a
+    /// test matrix run the wrong configuration.
+    public static func defaultWorkers(environment: [String: String], cores: Int) -> Int {
+        guard let text = environment["TENSOR_WORKERS"] else { return max(1, cores) }
+        guard let n = parseWorkerCount(text) else {
+            FileHandle.standardError.write(Data("error: TENSOR_WORKERS=\(text): expected a whole number of workers from 1 to 1024\n".utf8))
+            exit(2)
+        }
+        return n
+    }
+
+    /// `text` as a worker count from 1 to 1024, or nil.
+    public static func parseWorkerCount(_ text: String) -> Int? {
+        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), (1...1024).contains(n) else { return nil }
+        return n
+    }
 
     /// Below this many elements of work, loops run on the calling thread.
     public static var minimumWork: Int = 1 << 15

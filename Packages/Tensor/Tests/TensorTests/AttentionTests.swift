@@ -87,7 +87,10 @@ final class AttentionTests: XCTestCase {
         func compare(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, causal: Bool, scale: Float?, _ what: String) {
             let f = Tensor.attentionForward(q, k, v, mask: mask, causal: causal, scale: scale)
             let l = Tensor.attentionForwardSavingLogSumExp(q, k, v, mask: mask, causal: causal, scale: scale)
-            XCTAssertEqual(l.output.scalars, f.output.scalars, "\(what): forward")
+            // One kernel, but saving the probabilities changes the query tiles and so the GEMM shapes OpenBLAS sees:
+            // equal up to the rounding of a probability-weighted sum of Lk values of v (softmax terms add 8 ulps).
+            let tol = OpsB.summationBound(terms: k.shape[k.rank - 2] + 8, magnitude: OpsB.maxAbs(v))
+            OpsB.assertClose(l.output, f.output, atol: tol, rtol: 0, "\(what): forward")
             XCTAssertEqual(l.logSumExp.shape, Array(q.shape.dropLast()))
             let g = OpsB.random(f.output.shape, seed: 91)
             let a = Tensor.attentionBackward(g, q: q, k: k, v: v, probabilities: f.probabilities, scale: scale)

@@ -17,7 +17,8 @@ final class ElementwiseTests: XCTestCase {
     ]
 
     /// Every broadcasting pattern (same shape, scalar, 0-d, rows, columns, outer products, empty) against a
-    /// brute-force element-by-element reference; results must be bit-identical.
+    /// brute-force element-by-element reference; results must be bit-identical (each op is one correctly rounded IEEE
+    /// operation or an exact comparison, so any loop gives the same bits).
     func testBroadcastingMatchesBruteForce() {
         var rng = OpsA.Rng(1)
         let pairs: [([Int], [Int])] = [

@@ -86,6 +86,17 @@ enum OpsB {
         }
     }
 
+    /// A-priori bound on how far two Float32 evaluations of the same sum of `terms` products may differ when they
+    /// group or order the terms differently (other tiles, worker splits or BLAS kernels): each is within
+    /// gamma_n = n u of the exact value times the sum of |terms| (Higham, 3.1), u = ulpOfOne / 2, so the two are
+    /// within n ulpOfOne `magnitude`, where `magnitude` bounds the sum of |terms|.
+    static func summationBound(terms: Int, magnitude: Float) -> Float {
+        Float(terms) * Float.ulpOfOne * magnitude
+    }
+
+    /// Largest |x| of `t` (0 for an empty tensor).
+    static func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { Swift.max($0, abs($1)) } }
+
     /// Sum of elementwise products in Double (for adjoint identities).
     static func dot(_ a: Tensor, _ b: Tensor) -> Double {
         zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }

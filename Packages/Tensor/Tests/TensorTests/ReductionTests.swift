@@ -48,11 +48,12 @@ final class ReductionTests: XCTestCase {
                                  atol: 1e-6, rtol: 1e-6, "mean \(name) \(axes)")
                 OpsA.assertClose(t.variance(axes: axes).scalars, naiveReduce(t, axes: set) { Self.variance($0, 0) },
                                  atol: 1e-6, rtol: 1e-5, "variance \(name) \(axes)")
-                // Negative axes name the same reduction.
+                // Negative axes name the same reduction (normalised before the kernel: the same path, the same bits).
                 XCTAssertEqual(t.sum(axes: axes.map { $0 - t.rank }).scalars, s.scalars)
             }
             for axis in 0..<t.rank {
                 let set: Set<Int> = [axis]
+                // max and min round nothing: exact in any order.
                 XCTAssertEqual(t.max(axis: axis).scalars, naiveReduce(t, axes: set) { $0.max()! }, "max \(name) \(axis)")
                 XCTAssertEqual(t.min(axis: axis, keepDims: true).scalars, naiveReduce(t, axes: set) { $0.min()! })
                 let firstMax = naiveReduce(t, axes: set) { v in Double(v.firstIndex(of: v.max()!)!) }
@@ -143,6 +144,7 @@ final class ReductionTests: XCTestCase {
             let r = g.sumToShape(target)
             XCTAssertEqual(r.shape, target)
             let axes = try! Tensor.sumToShapeAxes(from: g.shape, to: target)
+            // sumToShape runs the same reduction kernel over the same axes as sum(axes:keepDims:): the same bits.
             XCTAssertEqual(r.scalars, g.sum(axes: axes, keepDims: true).scalars, "\(target)")
             // Adjoint identity: <g, expand(y)> == <sumToShape(g), y>.
             let y = rng.tensor(target)

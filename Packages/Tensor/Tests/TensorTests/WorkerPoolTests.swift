@@ -49,7 +49,8 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(totals, [1000, 1000, 1000, 1000])
     }
 
-    /// Results do not depend on the pool: a product and a convolution give the same bits with Dispatch.
+    /// Results do not depend on the pool: a product and a convolution give the same bits with Dispatch. Bitwise is
+    /// guaranteed here: the worker count and so every chunk and every BLAS call are the same, only the threads differ.
     func testSameResultsWithDispatch() {
         let a = OpsB.random([96, 200], seed: 1), b = OpsB.random([200, 160], seed: 2)
         let x = OpsB.random([4, 16, 20, 20], seed: 3), w = OpsB.random([32, 16, 3, 3], seed: 4)
@@ -59,5 +60,21 @@ final class WorkerPoolTests: XCTestCase {
         let plain = (a.matmul(b), Tensor.conv2d(x, weight: w, padding: 1))
         XCTAssertEqual(spun.0.scalars, plain.0.scalars)
         XCTAssertEqual(spun.1.scalars, plain.1.scalars)
+    }
+}
+
+/// `TENSOR_WORKERS` (how the test matrix runs the suite on 1 and 2 workers) is read strictly.
+final class WorkerCountEnvironmentTests: XCTestCase {
+    func testWorkerCountFromEnvironment() {
+        XCTAssertEqual(Parallel.defaultWorkers(environment: [:], cores: 2), 2)
+        XCTAssertEqual(Parallel.defaultWorkers(environment: [:], cores: 0), 1)
+        XCTAssertEqual(Parallel.defaultWorkers(environment: ["TENSOR_WORKERS": "1"], cores: 2), 1)
+        XCTAssertEqual(Parallel.defaultWorkers(environment: ["TENSOR_WORKERS": " 3 "], cores: 2), 3)
+        for bad in ["0", "-1", "two", "", "1.5", "1025", "99999999999999999999"] {
+            XCTAssertNil(Parallel.parseWorkerCount(bad), bad)
+        }
+        if let text = ProcessInfo.processInfo.environment["TENSOR_WORKERS"] {
+            XCTAssertEqual(Parallel.workers, Int(text.trimmingCharacters(in: .whitespaces)), "the suite runs on the workers asked for")
+        }
     }
 }

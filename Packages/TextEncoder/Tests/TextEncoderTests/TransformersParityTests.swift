@@ -30,6 +30,7 @@ final class TransformersParityTests: XCTestCase {
         let skip1 = GradMode.noGrad { model.promptEmbeddings(input, clipSkip: 1) }
         assertClose(skip1.value, try io.tensor("\(name).clip_skip1"), tol, "\(name) clip_skip=1 embeddings")
         let plain = GradMode.noGrad { model.promptEmbeddings(input) }
+        // promptEmbeddings(clipSkip: nil) is the last hidden state of the same no-grad forward: the same bits.
         XCTAssertEqual(plain.value.scalars, out.lastHiddenState.value.scalars, "\(name) promptEmbeddings(clipSkip: nil)")
         if io.contains("\(name).text_embeds") {
             let te = try XCTUnwrap(out.textEmbeds, "\(name): model has no projection")

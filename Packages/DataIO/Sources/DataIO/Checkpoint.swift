@@ -81,40 +81,66 @@ public enum Checkpoint {
                 throw DataIOError(.invalidHeader, file: f.name, item: name,
                                   "unexpected tensor '\(name)' (not \(prefixes.map { $0 + "*" }.joined(separator: ", ")))")
             }
-            out[p]![String(name.dropFirst(p.count))] = Tensor(copying: try f.tensor(name))
+            let key = String(name.dropFirst(p.count))
+            guard !key.isEmpty else {
+                throw DataIOError(.invalidHeader, file: f.name, item: name, "tensor name is only the group prefix '\(p)'")
+            }
+            out[p]![key] = Tensor(copying: try f.tensor(name))
         }
         return out
     }
 
-    /// The `CheckpointInfo` of an open file.
+    /// The `CheckpointInfo` of an open file. Numbers are parsed strictly (decimal digits, no sign on the step and
+    /// version), the step must be non-negative and the version in 1...`formatVersion`; the config JSON nests at most
+    /// `JSONValue.maxConfigDepth` deep.
     public static func info(of f: SafetensorsFile) throws -> CheckpointInfo {
         let md = f.metadata
         func need(_ k: String) throws -> String {
             guard let v = md[k] else { throw DataIOError(.invalidHeader, file: f.name, item: k, "checkpoint metadata key missing") }
             return v
         }
-        guard let version = Int(try need(keyVersion)) else { throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "not an integer") }
+        let versionText = try need(keyVersion)
+        guard let version = decimal(versionText) else {
+            throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "'\(versionText.prefix(40))' is not an integer")
+        }
+        guard version >= 1 else {
+            throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "format version \(version) is not a version (they start at 1)")
+        }
         guard version <= formatVersion else {
             throw DataIOError(.invalidHeader, file: f.name, item: keyVersion, "format version \(version) is newer than this reader (\(formatVersion))")
         }
-        guard let step = Int(try need(keyStep)) else { throw DataIOError(.invalidHeader, file: f.name, item: keyStep, "not an integer") }
-        guard let seed = UInt64(try need(keySeed)) else { throw DataIOError(.invalidHeader, file: f.name, item: keySeed, "not an unsigned integer") }
+        let stepText = try need(keyStep)
+        guard let step = decimal(stepText) else {
+            throw DataIOError(.invalidHeader, file: f.name, item: keyStep,
+                              "'\(stepText.prefix(40))' is not a non-negative integer of at most 18 digits")
+        }
+        let seedText = try need(keySeed)
+        guard seedText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let seed = UInt64(seedText) else {
+            throw DataIOError(.invalidHeader, file: f.name, item: keySeed, "'\(seedText.prefix(40))' is not an unsigned 64-bit integer")
+        }
         let config: JSONValue
-        do { config = try JSONValue.parse(try need(keyConfig)) } catch let e as JSONValue.ParseError {
-            throw DataIOError(.invalidJSON, file: f.name, item: keyConfig, "invalid JSON: \(e)")
+        do { config = try JSONValue.parse(try need(keyConfig), maxDepth: JSONValue.maxConfigDepth) } catch let e as JSONValue.ParseError {
+            throw DataIOError(e.exceedsDepthLimit ? .limitExceeded : .invalidJSON, file: f.name, item: keyConfig, "invalid JSON: \(e)")
         }
         var extra = md
         for k in [keyVersion, keyStep, keySeed, keyConfig] { extra[k] = nil }
         return CheckpointInfo(step: step, seed: seed, config: config, extra: extra, formatVersion: version)
     }
 
+    /// A non-negative decimal of 1 to 18 digits (so that it fits Int and leaves room for step arithmetic), or nil.
+    static func decimal<S: StringProtocol>(_ s: S) -> Int? {
+        guard (1...18).contains(s.utf8.count), s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(s)
+    }
+
     /// Checkpoint files in `folder` by step (oldest first), by name only (not validated); temporary files excluded.
+    /// The step in a name must be plain decimal digits (no sign).
     public static func list(in folder: URL, prefix: String = "checkpoint") -> [(step: Int, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let head = prefix + "-", tail = ".safetensors"
         return names.compactMap { n -> (Int, URL)? in
             guard n.hasPrefix(head), n.hasSuffix(tail) else { return nil }
-            guard let step = Int(n.dropFirst(head.count).dropLast(tail.count)) else { return nil }
+            guard let step = decimal(n.dropFirst(head.count).dropLast(tail.count)) else { return nil }
             return (step, folder.appendingPathComponent(n))
         }.sorted { $0.0 < $1.0 }
     }

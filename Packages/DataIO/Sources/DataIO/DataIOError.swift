@@ -15,6 +15,11 @@ public struct DataIOError: Error, CustomStringConvertible, Equatable {
         case sizeMismatch
         /// A dtype this reader does not know.
         case unknownDType
+        /// A known dtype that has no Float32 form (C64, F6): its bytes are readable, its values are not converted.
+        case unsupportedDType
+        /// A length, count, size or nesting depth read from a file that exceeds what the reader accepts (a config's
+        /// `hidden_size: 1e15`, a 1 GB config file, JSON nested 10,000 deep): refused before anything is sized by it.
+        case limitExceeded
         /// A tensor, key, file or component that does not exist.
         case notFound
         /// A tensor of a dtype that cannot be read the way asked (e.g. integers from a float tensor).

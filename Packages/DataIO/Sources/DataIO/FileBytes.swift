@@ -71,6 +71,21 @@ public final class FileBytes: @unchecked Sendable {
     }
 }
 
+extension FileBytes {
+    /// The largest config or run-settings JSON file read (diffusers' configs are a few KB).
+    public static let maxConfigFileSize = 16 << 20
+
+    /// The whole contents of a regular file of at most `limit` bytes, copied out of a mapping: a larger file is a
+    /// `limitExceeded` error naming it and its size, raised before anything is read or allocated from it.
+    public static func readSmallFile(_ url: URL, limit: Int = maxConfigFileSize) throws -> Data {
+        let f = try FileBytes(contentsOf: url)
+        guard f.count <= limit else {
+            throw DataIOError(.limitExceeded, file: f.name, "file of \(f.count) bytes exceeds the limit of \(limit) bytes for this kind of file")
+        }
+        return Data(f.bytes)
+    }
+}
+
 /// Asks for transparent huge pages on a large fresh allocation before it is first written (fewer page faults
 /// when the system's THP mode is "madvise"); a no-op elsewhere.
 func adviseHugePages(_ p: UnsafeMutableRawPointer, byteCount: Int) {

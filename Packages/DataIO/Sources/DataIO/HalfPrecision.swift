@@ -89,3 +89,97 @@ public enum HalfPrecision {
         for i in 0..<count { dst[i] = floatToBFloat16(src[i]).littleEndian }
     }
 }
+
+/// The 8-bit float formats of safetensors (`F8_*`), by PyTorch's names.
+public enum Float8Format: String, CaseIterable, Sendable {
+    case e4m3fn, e5m2, e4m3fnuz, e5m2fnuz, e8m0fnu
+}
+
+/// Conversions of the 8-bit and 4-bit float formats to Float32, bit for bit as PyTorch's `.float()` gives them
+/// (CPU, torch 2.13): subnormals exact, NaN bit patterns included. Every value of these formats is a Float32, so
+/// each conversion is a lookup in a 256-entry table built once from the format's definition.
+extension HalfPrecision {
+    /// One 8-bit float (bits) of `format` to Float32.
+    @inline(__always)
+    public static func float8ToFloat(_ bits: UInt8, _ format: Float8Format) -> Float {
+        float8Tables[format.index][Int(bits)]
+    }
+
+    /// One MXFP4 E2M1 value (the low 4 bits of `nibble`) to Float32: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives.
+    @inline(__always)
+    public static func float4E2M1ToFloat(_ nibble: UInt8) -> Float { float4Table[Int(nibble & 0xF)] }
+
+    /// Converts `count` 8-bit floats at `src` to Float32 at `dst`.
+    public static func convertFloat8ToFloat(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                                            format: Float8Format) {
+        let s = src.assumingMemoryBound(to: UInt8.self)
+        float8Tables[format.index].withUnsafeBufferPointer { t in
+            for i in 0..<count { dst[i] = t[Int(s[i])] }
+        }
+    }
+
+    /// Converts `count` F4 elements packed two per byte from `src` (element 2k in the low nibble of byte k, as
+    /// PyTorch's `float4_e2m1fn_x2`) to Float32 at `dst`, starting at element `first` (which must be even).
+    public static func convertFloat4ToFloat(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, first: Int = 0,
+                                            count: Int) {
+        precondition(first % 2 == 0, "F4 conversion must start at a byte boundary")
+        let s = src.assumingMemoryBound(to: UInt8.self) + first / 2
+        float4Table.withUnsafeBufferPointer { t in
+            for i in 0..<count {
+                let b = s[i >> 1]
+                dst[i] = t[Int(i & 1 == 0 ? b & 0xF : b >> 4)]
+            }
+        }
+    }
+
+    static let float8Tables: [[Float]] = Float8Format.allCases.map { f in (0..<256).map { decodeFloat8(UInt32($0), f) } }
+    static let float4Table: [Float] = (0..<16).map { n in
+        let e = (n >> 1) & 3, m = Double(n & 1)
+        let v = e == 0 ? m * 0.5 : (1 + m / 2) * Double(sign: .plus, exponent: e - 1, significand: 1)
+        return Float(n & 8 != 0 ? -v : v)
+    }
+
+    /// The value of one 8-bit float, from the format's fields (exact: every value is a Float32). NaNs get the bit
+    /// patterns PyTorch's converters produce.
+    static func decodeFloat8(_ b: UInt32, _ format: Float8Format) -> Float {
+        let negative = b & 0x80 != 0
+        let sign: UInt32 = negative ? 0x8000_0000 : 0
+        func value(_ e: Int, _ m: UInt32, mantissaBits: Int, bias: Int) -> Float {
+            let frac = Double(m) / Double(1 << mantissaBits)
+            let v = e == 0 ? frac * Double(sign: .plus, exponent: 1 - bias, significand: 1)
+                           : (1 + frac) * Double(sign: .plus, exponent: e - bias, significand: 1)
+            return Float(negative ? -v : v)
+        }
+        switch format {
+        case .e4m3fn:
+            let e = Int((b >> 3) & 0xF), m = b & 7
+            if e == 15 && m == 7 { return Float(bitPattern: sign | 0x7FF0_0000) }
+            return value(e, m, mantissaBits: 3, bias: 7)
+        case .e5m2:
+            let e = Int((b >> 2) & 0x1F), m = b & 3
+            if e == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (m == 0 ? 0 : 0x0040_0000 | m << 21)) }
+            return value(e, m, mantissaBits: 2, bias: 15)
+        case .e4m3fnuz:
+            if b == 0x80 { return Float(bitPattern: 0x7F80_0001) }
+            return value(Int((b >> 3) & 0xF), b & 7, mantissaBits: 3, bias: 8)
+        case .e5m2fnuz:
+            if b == 0x80 { return Float(bitPattern: 0x7F80_0001) }
+            return value(Int((b >> 2) & 0x1F), b & 3, mantissaBits: 2, bias: 16)
+        case .e8m0fnu:
+            if b == 0xFF { return Float(bitPattern: 0x7F80_0001) }
+            return Float(Double(sign: .plus, exponent: Int(b) - 127, significand: 1))
+        }
+    }
+}
+
+extension Float8Format {
+    var index: Int {
+        switch self {
+        case .e4m3fn: return 0
+        case .e5m2: return 1
+        case .e4m3fnuz: return 2
+        case .e5m2fnuz: return 3
+        case .e8m0fnu: return 4
+        }
+    }
+}

@@ -50,6 +50,8 @@ extension JSONValue {
     public struct ParseError: Error, CustomStringConvertible {
         public let offset: Int
         public let message: String
+        /// True when the text nests deeper than the limit (well-formed or not), rather than being malformed.
+        public var exceedsDepthLimit = false
         public var description: String { "\(message) at byte \(offset)" }
     }
 
@@ -64,13 +66,39 @@ extension JSONValue {
         return v
     }
 
-    public static func parse(_ data: Data) throws -> JSONValue {
-        try data.withUnsafeBytes { try parse($0) }
+    public static func parse(_ data: Data, maxDepth: Int = 64) throws -> JSONValue {
+        try data.withUnsafeBytes { try parse($0, maxDepth: maxDepth) }
     }
 
-    public static func parse(_ string: String) throws -> JSONValue {
+    public static func parse(_ string: String, maxDepth: Int = 64) throws -> JSONValue {
         var s = string
-        return try s.withUTF8 { try parse(UnsafeRawBufferPointer($0)) }
+        return try s.withUTF8 { try parse(UnsafeRawBufferPointer($0), maxDepth: maxDepth) }
+    }
+}
+
+extension JSONValue {
+    /// The nesting depth that configs and run files may use (diffusers' configs nest 3 deep).
+    public static let maxConfigDepth = 64
+
+    /// Checks that arrays and objects in JSON text nest at most `maxDepth` deep, in one pass without recursion or
+    /// allocation (strings skipped), so that a recursive decoder given the text cannot exhaust the stack. It does
+    /// not validate the JSON otherwise.
+    public static func checkNesting(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws {
+        var depth = 0, inString = false, escaped = false
+        for (i, c) in bytes.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxDepth { throw ParseError(offset: i, message: "nesting deeper than \(maxDepth)", exceedsDepthLimit: true) }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
     }
 }
 
@@ -105,7 +133,9 @@ private struct JSONParser {
     }
 
     mutating func parseValue(depth: Int) throws -> JSONValue {
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
+        guard depth <= maxDepth else {
+            throw JSONValue.ParseError(offset: pos, message: "nesting deeper than \(maxDepth)", exceedsDepthLimit: true)
+        }
         guard let c = peek() else { throw error("unexpected end of input") }
         switch c {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)

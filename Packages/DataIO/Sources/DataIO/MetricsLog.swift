@@ -66,7 +66,8 @@ public final class MetricsLogWriter {
 /// Reading JSON Lines metrics logs.
 public enum MetricsLog {
     /// The records of a log. A last line without its newline (a write in progress) is skipped; any other line that
-    /// is not a JSON object is an error naming the line number.
+    /// is not a JSON object is an error naming the line number (one nested deeper than 64: `limitExceeded`). The file
+    /// is mapped, not read: the records are sized by what the lines hold.
     public static func read(_ url: URL) throws -> [[String: JSONValue]] {
         let bytes = try FileBytes(contentsOf: url)
         var out: [[String: JSONValue]] = []
@@ -83,7 +84,8 @@ public enum MetricsLog {
                     }
                     out.append(o)
                 } catch let e as JSONValue.ParseError {
-                    throw DataIOError(.invalidJSON, file: url.path, item: "line \(line)", "invalid JSON: \(e)")
+                    throw DataIOError(e.exceedsDepthLimit ? .limitExceeded : .invalidJSON, file: url.path, item: "line \(line)",
+                                      "invalid JSON: \(e)")
                 }
             }
             start = nl + 1

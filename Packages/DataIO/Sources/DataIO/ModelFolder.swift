@@ -106,23 +106,38 @@ public struct ModelFolder: Sendable {
 }
 
 extension ModelFolder {
+    /// The most sampling steps a model folder's `train_config.json` may ask for (diffusers' schedulers allow at most
+    /// their training timesteps, 1,000 for Stable Diffusion).
+    public static let maxSampleSteps = 10_000
+
     /// The sampling settings a model folder written by a training tool asks for: `sample_steps` and `guidance_scale`
     /// of its `train_config.json`, each falling back to `fallback` when the file lacks it; nil when the folder has
     /// no such file (a diffusers Stable Diffusion folder). Only these two keys are read, so a config of an older or
-    /// newer trainer still gives them. A present but malformed file or key throws, naming it.
+    /// newer trainer still gives them. A present but malformed file or key throws, naming it; so does a file over
+    /// `FileBytes.maxConfigFileSize`, JSON nested deeper than `JSONValue.maxConfigDepth`, or `sample_steps` above
+    /// `maxSampleSteps`.
     public static func samplingDefaults(in folder: URL, fallback: (steps: Int, guidanceScale: Float))
         throws -> (steps: Int, guidanceScale: Float)? {
         let url = folder.appendingPathComponent("train_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let data = try FileBytes.readSmallFile(url)
+        do {
+            try data.withUnsafeBytes { try JSONValue.checkNesting($0, maxDepth: JSONValue.maxConfigDepth) }
+        } catch let e as JSONValue.ParseError {
+            throw DataIOError(.limitExceeded, file: url.path, "JSON \(e)")
+        }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw DataIOError(.invalidJSON, file: url.path, "not readable JSON: \(error.localizedDescription)")
         }
         guard let dict = object as? [String: Any] else { throw DataIOError(.invalidHeader, file: url.path, "not a JSON object") }
         var result = fallback
         if let v = dict["sample_steps"] {
-            guard let n = v as? NSNumber, Double(n.intValue) == n.doubleValue, n.intValue >= 1 else {
+            guard let n = v as? NSNumber, n.doubleValue.rounded() == n.doubleValue, n.doubleValue >= 1 else {
                 throw DataIOError(.invalidHeader, file: url.path, item: "sample_steps", "\(v) is not a positive integer")
+            }
+            guard n.doubleValue <= Double(maxSampleSteps) else {
+                throw DataIOError(.limitExceeded, file: url.path, item: "sample_steps", "\(v) exceeds the limit of \(maxSampleSteps) steps")
             }
             result.steps = n.intValue
         }

@@ -8,6 +8,9 @@ public protocol RunConfig: Codable {
     init()
     /// Names the config in errors: "config", "tune config", ...
     static var errorLabel: String { get }
+    /// Allowed ranges of integer keys (sizes, counts, step numbers), checked on every value a file or override sets,
+    /// before the config is built: a value outside names the key. For list values each entry is checked. Default: none.
+    static var integerLimits: [String: ClosedRange<Int>] { get }
 }
 
 /// A config file or override that cannot be used; the message names the key.
@@ -18,6 +21,7 @@ public struct RunConfigError: Error, CustomStringConvertible, Equatable {
 
 extension RunConfig {
     public static var errorLabel: String { "config" }
+    public static var integerLimits: [String: ClosedRange<Int>] { [:] }
 
     /// Every key a config file may set, sorted.
     public static var keys: [String] {
@@ -41,6 +45,7 @@ extension RunConfig {
             guard merged[k] != nil else {
                 throw RunConfigError("\(label): unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
             }
+            if let range = integerLimits[k] { try checkLimit(k, v, range, label: label) }
             merged[k] = v
         }
         func path(_ ctx: DecodingError.Context) -> String { ctx.codingPath.map(\.stringValue).joined(separator: ".") }
@@ -55,14 +60,39 @@ extension RunConfig {
         }
     }
 
-    /// Reads a JSON config file (any subset of the keys) over `base`.
+    /// Reads a JSON config file (any subset of the keys) over `base`. Files over `FileBytes.maxConfigFileSize` and
+    /// JSON nested deeper than `JSONValue.maxConfigDepth` are refused.
     public static func load(contentsOf url: URL, base: Self = Self()) throws -> Self {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw RunConfigError("cannot read config file \(url.path): \(error.localizedDescription)")
+        do { data = try FileBytes.readSmallFile(url) } catch let e as DataIOError {
+            throw RunConfigError("cannot read config file \(url.path): \(e.message)")
         }
         let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch { throw RunConfigError("config file \(url.path) is not valid JSON: \(error)") }
+        do { json = try JSONValue.parse(data, maxDepth: JSONValue.maxConfigDepth) } catch {
+            throw RunConfigError("config file \(url.path) is not valid JSON: \(error)")
+        }
         return try decode(overrides: json, base: base)
+    }
+
+    /// Checks an integer (or each integer of a list) against its allowed range; a non-integral number is left to
+    /// the decoder's type check.
+    private static func checkLimit(_ key: String, _ v: JSONValue, _ range: ClosedRange<Int>, label: String) throws {
+        func check(_ x: JSONValue, _ what: String) throws {
+            let bad: String?
+            switch x {
+            case let .int(i): bad = range.contains(i) ? nil : String(i)
+            case let .double(d) where d.rounded() == d: bad = d >= Double(range.lowerBound) && d <= Double(range.upperBound) ? nil : "\(d)"
+            case .double(let d) where !d.isFinite: bad = "\(d)"
+            default: bad = nil
+            }
+            if let bad {
+                throw RunConfigError("\(label): key '\(what)' = \(bad) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
+        if case let .array(a) = v {
+            for (i, x) in a.enumerated() { try check(x, "\(key).\(i)") }
+        } else {
+            try check(v, key)
+        }
     }
 }

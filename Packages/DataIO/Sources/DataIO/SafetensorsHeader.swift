@@ -1,21 +1,61 @@
-/// The element types of the safetensors format that this package reads.
+/// The element types of the safetensors format, all 22 that safetensors 0.8 defines.
+///
+/// Every real dtype but the 6-bit floats converts to Float32 as PyTorch's `.float()` does (`SafetensorsFile.tensor`);
+/// F4 packs two elements per byte (the first in the low nibble, as PyTorch's `float4_e2m1fn_x2`), F6 four per three
+/// bytes (no framework defines that bit order, so F6 and the complex C64 are read as raw bytes only).
 public enum SafetensorsDType: String, CaseIterable, Sendable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
+    case U64, U32, U16
+    /// PyTorch `float8_e4m3fn` (no infinities; 0x7F/0xFF are NaN) and `float8_e5m2` (IEEE-like: infinities, NaNs).
+    case F8_E4M3, F8_E5M2
+    /// PyTorch `float8_e4m3fnuz` / `float8_e5m2fnuz`: no negative zero, 0x80 is the only NaN, no infinities.
+    case F8_E4M3FNUZ, F8_E5M2FNUZ
+    /// PyTorch `float8_e8m0fnu`: a power of two 2^(bits - 127); 0xFF is NaN (the MX scale format).
+    case F8_E8M0
+    /// MXFP4 (E2M1), two per byte.
+    case F4
+    /// MXFP6 (E2M3 and E3M2), six bits each.
+    case F6_E2M3, F6_E3M2
+    /// Complex numbers of two Float32 parts.
+    case C64
 
-    /// Bytes per element.
-    public var byteSize: Int {
+    /// Bits per element (4 for F4, 6 for F6: a tensor's bit count must be a whole number of bytes).
+    public var bitSize: Int {
         switch self {
-        case .F64, .I64: return 8
-        case .F32, .I32: return 4
-        case .F16, .BF16, .I16: return 2
-        case .I8, .U8, .BOOL: return 1
+        case .F4: return 4
+        case .F6_E2M3, .F6_E3M2: return 6
+        case .I8, .U8, .BOOL, .F8_E4M3, .F8_E5M2, .F8_E4M3FNUZ, .F8_E5M2FNUZ, .F8_E8M0: return 8
+        case .F16, .BF16, .I16, .U16: return 16
+        case .F32, .I32, .U32: return 32
+        case .F64, .I64, .U64, .C64: return 64
         }
     }
 
+    /// Bytes per element, rounded up for the sub-byte F4 and F6 (use `bitSize` for those).
+    public var byteSize: Int { (bitSize + 7) / 8 }
+
+    /// A real floating-point dtype (every F* and BF16; not the complex C64).
     public var isFloatingPoint: Bool {
         switch self {
-        case .F64, .F32, .F16, .BF16: return true
+        case .F64, .F32, .F16, .BF16, .F8_E4M3, .F8_E5M2, .F8_E4M3FNUZ, .F8_E5M2FNUZ, .F8_E8M0, .F4, .F6_E2M3, .F6_E3M2:
+            return true
         default: return false
+        }
+    }
+
+    /// A signed or unsigned integer dtype, or BOOL.
+    public var isInteger: Bool {
+        switch self {
+        case .I64, .I32, .I16, .I8, .U64, .U32, .U16, .U8, .BOOL: return true
+        default: return false
+        }
+    }
+
+    /// Whether `SafetensorsFile.tensor(_:)` converts this dtype to Float32 (all but C64 and the F6 formats).
+    public var convertsToFloat32: Bool {
+        switch self {
+        case .C64, .F6_E2M3, .F6_E3M2: return false
+        default: return true
         }
     }
 }
@@ -28,7 +68,7 @@ public struct SafetensorsTensorInfo: Equatable, Sendable {
     /// Byte range relative to the start of the data section (after the header).
     public let dataOffsets: Range<Int>
 
-    /// Number of elements (1 for a 0-d tensor).
+    /// Number of elements (1 for a 0-d tensor; F4 and F6 count elements, not bytes).
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
@@ -46,10 +86,10 @@ public struct SafetensorsHeader: Sendable {
 
     /// Parses and validates the header of a whole safetensors file held in `bytes`.
     ///
-    /// Checks everything the reference implementation checks: the length prefix against the file size, UTF-8 JSON
-    /// starting with '{', each entry's dtype, shape and offsets, that the byte size of each shape matches its range,
-    /// and that the ranges tile the data section exactly (no overlap, no gap, nothing outside the file).
-    /// `file` names the file in errors.
+    /// Checks everything the reference implementation checks: the length prefix against the size limit and the file
+    /// size (before anything is allocated from it), UTF-8 JSON starting with '{', each entry's dtype, shape and offsets,
+    /// that the bit size of each shape is whole bytes and matches its range without overflow, and that the ranges
+    /// tile the data section exactly (no overlap, no gap, nothing outside the file). `file` names the file in errors.
     public static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> SafetensorsHeader {
         let fileSize = bytes.count
         guard fileSize >= 8 else {
@@ -73,7 +113,8 @@ public struct SafetensorsHeader: Sendable {
         do {
             json = try JSONValue.parse(headerBytes)
         } catch let e as JSONValue.ParseError {
-            throw DataIOError(.invalidJSON, file: file, "header is not valid JSON: \(e.message) at header byte \(e.offset)")
+            throw DataIOError(e.exceedsDepthLimit ? .limitExceeded : .invalidJSON, file: file,
+                              "header is not valid JSON: \(e.message) at header byte \(e.offset)")
         }
         guard case let .object(obj) = json else {
             throw DataIOError(.invalidHeader, file: file, "header is not a JSON object")
@@ -141,8 +182,11 @@ public struct SafetensorsHeader: Sendable {
         guard case let .array(shapeValues)? = e["shape"] else {
             throw DataIOError(.invalidHeader, file: file, item: name, "missing or non-array 'shape'")
         }
+        // Every dimension is checked before any product is formed; the element count, the bit count and the product
+        // of the non-zero dimensions (which sizes the strides of an empty tensor) must all fit in Int.
         var shape: [Int] = []
-        var elements = 1
+        shape.reserveCapacity(shapeValues.count)
+        var elements = 1, nonZero = 1
         var overflow = false
         for v in shapeValues {
             guard case let .int(d) = v, d >= 0 else {
@@ -150,8 +194,10 @@ public struct SafetensorsHeader: Sendable {
             }
             shape.append(d)
             let (m, o) = elements.multipliedReportingOverflow(by: d)
+            let (z, oz) = nonZero.multipliedReportingOverflow(by: Swift.max(d, 1))
             elements = m
-            overflow = overflow || o
+            nonZero = z
+            overflow = overflow || o || oz
         }
         guard case let .array(offsetValues)? = e["data_offsets"], offsetValues.count == 2,
               case let .int(begin) = offsetValues[0], case let .int(end) = offsetValues[1] else {
@@ -164,10 +210,18 @@ public struct SafetensorsHeader: Sendable {
             throw DataIOError(.invalidOffsets, file: file, item: name,
                               "data_offsets [\(begin), \(end)] reach past the end of the data section (\(dataLength) bytes)")
         }
-        let (bytes, o2) = elements.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow, !o2, bytes == end - begin else {
+        let (bits, o2) = elements.multipliedReportingOverflow(by: dtype.bitSize)
+        guard !overflow, !o2 else {
             throw DataIOError(.sizeMismatch, file: file, item: name,
-                              "shape \(shape) of \(dtype.rawValue) needs \(overflow || o2 ? "more than Int.max" : String(bytes)) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)")
+                              "shape \(shape) of \(dtype.rawValue) overflows: its element count or size exceeds Int.max")
+        }
+        guard bits % 8 == 0 else {
+            throw DataIOError(.sizeMismatch, file: file, item: name,
+                              "shape \(shape) of \(dtype.rawValue) holds \(bits) bits, not a whole number of bytes")
+        }
+        guard bits / 8 == end - begin else {
+            throw DataIOError(.sizeMismatch, file: file, item: name,
+                              "shape \(shape) of \(dtype.rawValue) needs \(bits / 8) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)")
         }
         return SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
     }

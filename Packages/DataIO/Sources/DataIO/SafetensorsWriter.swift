@@ -26,11 +26,12 @@ public struct SafetensorsWriter {
 
     public var count: Int { entries.count }
 
-    /// Adds a Float32 tensor, stored as `dtype` (F32, F16, BF16 or F64).
+    /// Adds a Float32 tensor, stored as `dtype` (F32, F16, BF16 or F64; the 8-, 6- and 4-bit formats are read only).
     public mutating func add(_ name: String, _ tensor: Tensor, as dtype: SafetensorsDType = .F32) throws {
         try checkName(name)
-        guard dtype.isFloatingPoint else {
-            throw DataIOError(.invalidArgument, file: "<writer>", item: name, "a Float32 tensor cannot be stored as \(dtype.rawValue)")
+        guard [.F32, .F16, .BF16, .F64].contains(dtype) else {
+            throw DataIOError(.invalidArgument, file: "<writer>", item: name,
+                              "a Float32 tensor cannot be stored as \(dtype.rawValue) (writable: F32, F16, BF16, F64)")
         }
         entries[name] = Entry(name: name, dtype: dtype, shape: tensor.shape, payload: .tensor(tensor))
     }
@@ -38,10 +39,13 @@ public struct SafetensorsWriter {
     /// Adds integer values of `shape`, stored as an integer dtype (or BOOL, values 0/1); checks the range.
     public mutating func add(_ name: String, integers: [Int], shape: [Int], as dtype: SafetensorsDType = .I64) throws {
         try checkName(name)
-        guard !dtype.isFloatingPoint else {
+        guard dtype.isInteger else {
             throw DataIOError(.invalidArgument, file: "<writer>", item: name, "integers cannot be stored as \(dtype.rawValue)")
         }
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == integers.count else {
+        let count = shape.allSatisfy({ $0 >= 0 })
+            ? shape.reduce(Optional(1)) { acc, d in acc.flatMap { a in let (m, o) = a.multipliedReportingOverflow(by: d); return o ? nil : m } }
+            : nil
+        guard count == integers.count else {
             throw DataIOError(.invalidArgument, file: "<writer>", item: name, "shape \(shape) does not hold \(integers.count) values")
         }
         let range: ClosedRange<Int>
@@ -51,6 +55,9 @@ public struct SafetensorsWriter {
         case .I16: range = Int(Int16.min)...Int(Int16.max)
         case .I8: range = Int(Int8.min)...Int(Int8.max)
         case .U8: range = 0...255
+        case .U16: range = 0...Int(UInt16.max)
+        case .U32: range = 0...Int(UInt32.max)
+        case .U64: range = 0...Int.max
         default: range = 0...1
         }
         if let bad = integers.first(where: { !range.contains($0) }) {
@@ -150,6 +157,9 @@ public struct SafetensorsWriter {
                     case .I32: withUnsafeBytes(of: Int32(v).littleEndian) { bytes.append(contentsOf: $0) }
                     case .I16: withUnsafeBytes(of: Int16(v).littleEndian) { bytes.append(contentsOf: $0) }
                     case .I8: bytes.append(UInt8(bitPattern: Int8(v)))
+                    case .U64: withUnsafeBytes(of: UInt64(v).littleEndian) { bytes.append(contentsOf: $0) }
+                    case .U32: withUnsafeBytes(of: UInt32(v).littleEndian) { bytes.append(contentsOf: $0) }
+                    case .U16: withUnsafeBytes(of: UInt16(v).littleEndian) { bytes.append(contentsOf: $0) }
                     default: bytes.append(UInt8(v))
                     }
                 }

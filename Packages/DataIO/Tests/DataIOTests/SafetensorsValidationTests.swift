@@ -44,7 +44,7 @@ final class SafetensorsValidationTests: XCTestCase {
         check(.sizeMismatch, item: "a", file(#"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8), "dtype size mismatch")
         check(.sizeMismatch, item: "a",
               file(#"{"a":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#, dataBytes: 8), "overflowing shape")
-        check(.unknownDType, item: "a", file(#"{"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}"#, dataBytes: 8), "unknown dtype")
+        check(.unknownDType, item: "a", file(#"{"a":{"dtype":"F8_E3M4","shape":[8],"data_offsets":[0,8]}}"#, dataBytes: 8), "unknown dtype")
         check(.invalidHeader, item: "a", file(#"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, dataBytes: 8), "negative dimension")
         check(.invalidHeader, item: "a", file(#"{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#, dataBytes: 8), "fractional dimension")
         check(.invalidHeader, item: "a", file(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}"#, dataBytes: 8), "one offset")

@@ -20,14 +20,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // Range checks of option values shared by the tools (NaN, infinities, out-of-range integers).
+        .target(
+            name: "ToolSupport",
+            dependencies: [
+                .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/ToolSupport"
+        ),
         .executableTarget(
             name: "tokenize",
-            dependencies: [.product(name: "Tokenizer", package: "Tokenizer")],
+            dependencies: ["ToolSupport", .product(name: "Tokenizer", package: "Tokenizer")],
             path: "Tools/Tokenize"
         ),
         .executableTarget(
             name: "demo",
             dependencies: [
+                "ToolSupport",
                 .product(name: "Tensor", package: "Tensor"),
                 .product(name: "T2ITraining", package: "T2ITraining"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
@@ -37,12 +47,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-ops",
-            dependencies: [.product(name: "Tensor", package: "Tensor")],
+            dependencies: ["ToolSupport", .product(name: "Tensor", package: "Tensor")],
             path: "Tools/BenchOps"
         ),
         .executableTarget(
             name: "shapesworld",
             dependencies: [
+                "ToolSupport",
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,6 +63,7 @@ let package = Package(
         .executableTarget(
             name: "sample",
             dependencies: [
+                "ToolSupport",
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "Diffusion", package: "Diffusion"),
                 .product(name: "AdapterTraining", package: "AdapterTraining"),
@@ -63,6 +75,7 @@ let package = Package(
         .executableTarget(
             name: "train-t2i",
             dependencies: [
+                "ToolSupport",
                 .product(name: "T2ITraining", package: "T2ITraining"),
                 .product(name: "DataIO", package: "DataIO"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +85,7 @@ let package = Package(
         .executableTarget(
             name: "t2i-evaluate",
             dependencies: [
+                "ToolSupport",
                 .product(name: "T2ITraining", package: "T2ITraining"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
@@ -82,6 +96,7 @@ let package = Package(
         .executableTarget(
             name: "train-adapter",
             dependencies: [
+                "ToolSupport",
                 .product(name: "AdapterTraining", package: "AdapterTraining"),
                 .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
                 .product(name: "DataIO", package: "DataIO"),
@@ -92,6 +107,7 @@ let package = Package(
         .executableTarget(
             name: "evaluate",
             dependencies: [
+                "ToolSupport",
                 .product(name: "AdapterTraining", package: "AdapterTraining"),
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "SelfCorrection", package: "SelfCorrection"),

@@ -3,8 +3,17 @@
 // PyTorch and prints the same format. Results are recorded in Docs/PERFORMANCE.md ("Tensor ops").
 import Foundation
 import Tensor
+import ToolSupport
 
-let repetitions = CommandLine.arguments.count > 1 ? max(1, Int(CommandLine.arguments[1]) ?? 5) : 5
+/// First argument: timed repetitions per benchmark, 1...10000 (default 5); anything else is an error, not 5.
+let repetitions: Int
+do {
+    repetitions = CommandLine.arguments.count > 1
+        ? try OptionCheck.parseInteger("repetitions", CommandLine.arguments[1], .within(1...10_000)) : 5
+} catch {
+    FileHandle.standardError.write(Data("bench-ops: \(error)\nusage: bench-ops [repetitions] [name filter]\n".utf8))
+    exit(2)
+}
 /// Optional second argument: run only the benchmarks whose name contains it (for example "attention").
 let filter = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
 

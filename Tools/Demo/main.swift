@@ -1,11 +1,13 @@
 // demo (`make demo`): samples two prompts of every ShapesWorld category with the bundled text-to-image model
 // (Models/shapes-t2i), writes a grid PNG and prints the exact judge's verdict for each image.
-// Usage: swift run -c release demo [--model DIR] [--out DIR] [--steps S] [--guidance G] (default: the model's train_config.json, else 20 and 3) [--per-category 2]
+// Usage: swift run -c release demo [--model DIR] [--out DIR] [--steps S >= 1] [--guidance G >= 0] (default: the model's
+// train_config.json, else 20 and 3) [--per-category N >= 1, default 2]
 import DataIO
 import Foundation
 import ShapesWorld
 import T2ITraining
 import Tensor
+import ToolSupport
 
 func fail(_ m: String) -> Never {
     FileHandle.standardError.write(Data("demo: \(m)\n".utf8))
@@ -25,14 +27,24 @@ while !args.isEmpty {
 }
 let known: Set = ["model", "out", "steps", "guidance", "per-category"]
 if let bad = opts.keys.first(where: { !known.contains($0) }) { fail("unknown option --\(bad); options: \(known.sorted().map { "--" + $0 }.joined(separator: ", "))") }
+// The numbers given are checked before any file is read (steps <= T is the scheduler's check).
+let givenSteps: Int?, givenGuidance: Float?, perCategory: Int
+do {
+    givenSteps = try opts["steps"].map { try OptionCheck.parseInteger("--steps", $0, .atLeast(1)) }
+    givenGuidance = try opts["guidance"].map { try OptionCheck.parseNumber("--guidance", $0, .atLeast(0)) }
+    perCategory = try OptionCheck.parseInteger("--per-category", opts["per-category"] ?? "2", .within(1...OptionCheck.maxCount))
+} catch { fail("\(error)") }
 let modelURL = opts["model"].map { URL(fileURLWithPath: $0) } ?? repoRoot.appendingPathComponent("Models/shapes-t2i")
 let outURL = URL(fileURLWithPath: opts["out"] ?? "out/demo")
 // Sampling settings: the model's train_config.json (what train-t2i sampled with), else 20 steps and guidance 3.
 let defaults: (steps: Int, guidanceScale: Float)
 do { defaults = try T2IConfig.samplingDefaults(modelFolder: modelURL) ?? (20, 3) } catch { fail("\(error)") }
-guard let steps = Int(opts["steps"] ?? "\(defaults.steps)"), steps > 0 else { fail("--steps must be a positive integer") }
-guard let guidance = Float(opts["guidance"] ?? "\(defaults.guidanceScale)") else { fail("--guidance must be a number") }
-guard let perCategory = Int(opts["per-category"] ?? "2"), perCategory > 0 else { fail("--per-category must be a positive integer") }
+let steps = givenSteps ?? defaults.steps
+let guidance = givenGuidance ?? defaults.guidanceScale
+do {
+    try OptionCheck.integer("sample_steps of \(modelURL.path)/train_config.json", steps, .atLeast(1))
+    try OptionCheck.number("guidance_scale of \(modelURL.path)/train_config.json", guidance, .atLeast(0))
+} catch { fail("\(error)") }
 guard FileManager.default.fileExists(atPath: modelURL.appendingPathComponent("model_index.json").path) else {
     fail("no model folder at \(modelURL.path) (model_index.json missing); train one with `swift run -c release train-t2i` or pass --model DIR")
 }

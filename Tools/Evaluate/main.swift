@@ -10,6 +10,7 @@ import Foundation
 import Pipeline
 import SelfCorrection
 import ShapesWorld
+import ToolSupport
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +60,13 @@ struct Discriminative: ParsableCommand {
     @Option(name: .long, help: "Write the tables to this markdown file (and <name>.json next to it).")
     var out: String?
 
+    /// Numbers are checked before any model is loaded; `--t` again against the model's T once it is.
+    func validate() throws {
+        try OptionCheck.integer("--t", timestep, .atLeast(0))
+        try OptionCheck.integer("--count", count, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
+    }
+
     func run() throws {
         let splits = try parseSplits(split)
         // The folder of --out exists before the evaluation runs, not only when its tables are written.
@@ -77,6 +85,7 @@ struct Discriminative: ParsableCommand {
             let label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(taps)" }
                 ?? (loraURL != nil ? "stage-2 (DPT) adapter + LoRA, \(taps)" : "stage-1 adapter, \(taps)")
             let t = timestep ?? pm.numTrainTimesteps / 2
+            try OptionCheck.integer("--t", t, .within(0..<pm.numTrainTimesteps))
             for s in splits {
                 let start = Date()
                 stderrLine("\(label): preparing \(count) \(s.rawValue) samples")
@@ -132,6 +141,24 @@ struct Sweep: ParsableCommand {
     @Option(name: .long, help: "JSON file with training config keys for every tap (feature_taps is replaced).")
     var config: String?
 
+    /// Numbers are checked before any model is loaded; `--timesteps` again against the model's T once it is.
+    func validate() throws {
+        try OptionCheck.integer("--steps", steps, .atLeast(1))
+        try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--count", count, .within(1...OptionCheck.maxCount))
+        try OptionCheck.configSeed("--random-unet-seed", randomUNetSeed)
+        _ = try parseTimesteps(numTrainTimesteps: nil)
+        if let config { try ConfigOverrides.checkFile(config) }
+    }
+
+    /// `--timesteps` as integers in 0..<T (T unknown before the model is loaded: only >= 0).
+    func parseTimesteps(numTrainTimesteps: Int?) throws -> [Int]? {
+        let bounds: Bounds<Int> = numTrainTimesteps.map { .within(0..<$0) } ?? .atLeast(0)
+        return try timesteps.map { list in
+            try list.split(separator: ",").map { try OptionCheck.parseInteger("--timesteps", String($0), bounds) }
+        }
+    }
+
     func run() throws {
         var base = ProbeConfig()
         if let config { base = try ProbeConfig.load(contentsOf: URL(fileURLWithPath: config)) }
@@ -142,12 +169,8 @@ struct Sweep: ParsableCommand {
         let splits = try parseSplits(split)
         guard splits.count == 1 else { throw ValidationError("--split: the sweep evaluates one split") }
         let pm = try ProbeModel(folder: URL(fileURLWithPath: model), randomUNetSeed: randomUNetSeed)
-        let ts = try timesteps.map { list in
-            try list.split(separator: ",").map { v -> Int in
-                guard let t = Int(v) else { throw ValidationError("--timesteps: '\(v)' is not an integer") }
-                return t
-            }
-        } ?? ProbingSweep.evenTimesteps(5, numTrainTimesteps: pm.numTrainTimesteps)
+        let ts = try parseTimesteps(numTrainTimesteps: pm.numTrainTimesteps)
+            ?? ProbingSweep.evenTimesteps(5, numTrainTimesteps: pm.numTrainTimesteps)
         let tapList = try taps.map { try $0.split(separator: ",").map(String.init).flatMap { try FeatureTaps.parse($0) } }
         let sweep = ProbingSweep(base: base, taps: tapList, timesteps: ts, split: splits[0], count: count)
         let outURL = URL(fileURLWithPath: out ?? (randomUNetSeed == nil ? "runs/sweep" : "runs/sweep-control"))
@@ -203,6 +226,13 @@ struct Generation: ParsableCommand {
     var out: String
 
     func validate() throws {
+        try OptionCheck.number("--eta", eta, .atLeast(0))
+        try OptionCheck.integer("--eta-steps", etaSteps, .atLeast(0))
+        try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
+        try OptionCheck.number("--guidance", guidance, .atLeast(0))
+        try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
         try GenerationVariant.validate(name: variant)
         guard PromptSuite.Name(rawValue: suite) != nil else {
             throw ValidationError("--suite '\(suite)' is unknown; suites: \(PromptSuite.Name.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -263,8 +293,11 @@ struct GenerationReportCommand: ParsableCommand {
     @Option(name: .long, help: "Bootstrap seed.")
     var seed: UInt64 = 0
 
+    func validate() throws {
+        try OptionCheck.integer("--resamples", resamples, .within(1...OptionCheck.maxCount))
+    }
+
     func run() throws {
-        guard resamples >= 1 else { throw ValidationError("--resamples must be at least 1") }
         let all = try GenerationReport.loadResults(in: URL(fileURLWithPath: results))
         let md = GenerationReport.markdown(all, base: base, resamples: resamples, seed: seed)
         print(md)

@@ -7,6 +7,7 @@ import Diffusion
 import Foundation
 import Pipeline
 import SelfCorrection
+import ToolSupport
 
 @main
 struct Sample: ParsableCommand {
@@ -32,7 +33,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Model folder (diffusers layout). Default: the bundled model \(Sample.bundledModel).") var model: String?
     @Option(help: "Scheduler: \(SchedulerChoice.names.joined(separator: ", ")) (default: the folder's).") var scheduler: String?
     @Option(help: "Denoising steps (default: the model's train_config.json sample_steps when it has one, else \(SampleJob.defaultSteps)).") var steps: Int?
-    @Option(help: "Classifier-free guidance scale; <= 1 turns guidance off (default: the model's train_config.json guidance_scale when it has one, else \(SampleJob.defaultGuidance)).")
+    @Option(help: "Classifier-free guidance scale, >= 0; <= 1 turns guidance off (default: the model's train_config.json guidance_scale when it has one, else \(SampleJob.defaultGuidance)).")
     var guidance: Float?
     @Option(name: .customLong("guidance-rescale"),
             help: "diffusers' guidance_rescale in 0...1 (Lin et al. 2023; 0 = off). On the bundled model it did not help (Docs/RESULTS.md).")
@@ -56,9 +57,16 @@ struct Sample: ParsableCommand {
 
     func validate() throws {
         if prompt.isEmpty && promptsFile == nil { throw ValidationError("give --prompt TEXT (repeatable) or --prompts FILE") }
-        if n < 1 { throw ValidationError("--n must be at least 1") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        // Numbers first, before any file is read: NaN and infinities parse as Float and would reach the sampler.
+        try OptionCheck.integer("--n", n, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
+        try OptionCheck.number("--guidance", guidance, .atLeast(0))
+        try OptionCheck.number("--guidance-rescale", guidanceRescale, .within(0...1))
+        try OptionCheck.integer("--height", height, .within(1...OptionCheck.maxImageSide))
+        try OptionCheck.integer("--width", width, .within(1...OptionCheck.maxImageSide))
+        try OptionCheck.number("--eta", eta, .atLeast(0))
+        try OptionCheck.integer("--eta-steps", etaSteps, .atLeast(0))
         if let scheduler { _ = try SchedulerChoice(name: scheduler) }
         if lora != nil && noLoRA { throw ValidationError("--lora and --no-lora exclude each other") }
         if !selfCorrect {

@@ -4,6 +4,7 @@ import ArgumentParser
 import DataIO
 import Foundation
 import ShapesWorld
+import ToolSupport
 
 @main
 struct ShapesWorldTool: ParsableCommand {
@@ -16,6 +17,8 @@ struct ShapesWorldTool: ParsableCommand {
 struct WorldOptions: ParsableArguments {
     @Option(help: "Image side in pixels.") var size: Int = 32
     @Option(help: "World seed (generation is a pure function of seed, split and index).") var seed: UInt64 = 0
+    /// The world renders 16...1024 pixels (`WorldConfig.validate`).
+    func validate() throws { try OptionCheck.integer("--size", size, .within(16...1024)) }
     func generator() throws -> SampleGenerator {
         let cfg = WorldConfig.square(size)
         try cfg.validate()
@@ -37,6 +40,11 @@ func parseSplit(_ s: String) throws -> Split {
     return v
 }
 
+/// --scale: at least 1, and the upscaled PNG side (`side` pixels before upscaling) at most `maxImageSide`.
+func checkScale(_ scale: Int, side: Int) throws {
+    try OptionCheck.integer("--scale", scale, .within(1...max(1, OptionCheck.maxImageSide / max(1, side))))
+}
+
 func jsonLine<T: Encodable>(_ v: T) throws -> String {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -51,6 +59,8 @@ struct Render: ParsableCommand {
     @OptionGroup var world: WorldOptions
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "out.png"
     @Option(help: "Nearest-neighbour upscaling factor of the written PNG.") var scale: Int = 1
+
+    func validate() throws { try checkScale(scale, side: world.size) }
 
     func run() throws {
         let meaning = try CaptionParser.parse(caption)
@@ -84,9 +94,13 @@ struct Export: ParsableCommand {
     var degrade = false
     @OptionGroup var world: WorldOptions
 
+    func validate() throws {
+        try OptionCheck.integer("--count", count, .within(0...OptionCheck.maxCount))
+        try OptionCheck.integer("--start", start, .within(0...(Int.max - max(0, count))))
+    }
+
     func run() throws {
         let split = try parseSplit(self.split)
-        guard count >= 0, start >= 0 else { throw ValidationError("count and start must be >= 0") }
         let gen = try world.generator()
         let fm = FileManager.default
         try fm.createDirectory(atPath: out + "/images", withIntermediateDirectories: true)
@@ -133,6 +147,8 @@ struct JudgeCommand: ParsableCommand {
     @Option(help: "Match images to the prompts of suite id or ood by file name prefix.") var suite: String?
     @Flag(help: "Print one JSON verdict per image.") var json = false
     @Option(help: "Bootstrap resamples for the confidence intervals.") var resamples: Int = 1000
+
+    func validate() throws { try OptionCheck.integer("--resamples", resamples, .within(1...OptionCheck.maxCount)) }
 
     func run() throws {
         var isDir: ObjCBool = false
@@ -200,6 +216,8 @@ struct Stats: ParsableCommand {
     @Option(help: "Samples per split.") var count: Int = 5000
     @OptionGroup var world: WorldOptions
 
+    func validate() throws { try OptionCheck.integer("--count", count, .within(1...OptionCheck.maxCount)) }
+
     func run() throws {
         let gen = try world.generator()
         print("held-out colour-shape pairs: \(ColorShape.heldOut.map(\.description).joined(separator: ", "))")
@@ -243,6 +261,13 @@ struct Grid: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "grid.png"
     @OptionGroup var world: WorldOptions
 
+    /// The grid is `columns` tiles of `size` + 2 pixels wide before upscaling.
+    func validate() throws {
+        try world.validate()  // world.size bounds the products below
+        try OptionCheck.integer("--columns", columns, .within(1...max(1, OptionCheck.maxImageSide / (world.size + 2))))
+        try checkScale(scale, side: columns * (world.size + 2) + 2)
+    }
+
     func run() throws {
         let split = try parseSplit(self.split)
         let gen = try world.generator()
@@ -284,6 +309,8 @@ struct JudgeAccuracy: ParsableCommand {
         abstract: "Judge vs ground truth per category on clean and degraded renders (noise 0.1, 1-px blur, jitter 20).")
     @Option(help: "Samples per category.") var perCategory: Int = 1000
     @OptionGroup var world: WorldOptions
+
+    func validate() throws { try OptionCheck.integer("--per-category", perCategory, .within(1...OptionCheck.maxCount)) }
 
     func run() throws {
         let cfg = WorldConfig.square(world.size)

@@ -6,6 +6,7 @@ import DataIO
 import Foundation
 import ShapesWorld
 import T2ITraining
+import ToolSupport
 
 struct T2IEvaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,18 +42,27 @@ struct T2IEvaluate: ParsableCommand {
     @Option(help: "Output folder.")
     var out: String = "runs/eval"
 
+    /// Every number is checked before the model is loaded.
+    func validate() throws {
+        guard PromptSuite.Name(rawValue: suite) != nil else { throw ValidationError("--suite must be id or ood, not \(suite)") }
+        try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
+        try OptionCheck.number("--guidance", guidance, .atLeast(0))
+        try OptionCheck.number("--guidance-rescale", guidanceRescale, .within(0...1))
+        try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--grid-prompts", gridPrompts, .within(0...OptionCheck.maxCount))
+    }
+
     func run() throws {
-        guard let suiteName = PromptSuite.Name(rawValue: suite) else { throw ValidationError("--suite must be id or ood, not \(suite)") }
-        guard (0...1).contains(guidanceRescale) else { throw ValidationError("--guidance-rescale \(guidanceRescale) is not in 0...1") }
-        guard imagesPerPrompt >= 1, batch >= 1, gridPrompts >= 0 else {
-            throw ValidationError("--images-per-prompt and --batch must be >= 1, --grid-prompts >= 0")
-        }
+        let suiteName = PromptSuite.Name(rawValue: suite)!
         let modelURL = URL(fileURLWithPath: model)
         let t2i = try T2IModel.load(from: modelURL)
         let side = t2i.unet.config.sampleSize?.perBlock(1).first ?? 32
         let defaults = try T2IConfig.samplingDefaults(modelFolder: modelURL) ?? (20, 3)
         let steps = self.steps ?? defaults.steps
         let guidance = self.guidance ?? defaults.guidanceScale
+        try OptionCheck.number("guidance_scale of \(model)/train_config.json", guidance, .atLeast(0))
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         var prompts = try PromptSuite.load(suiteName)

@@ -3,6 +3,7 @@
 //                      [--normalization openCLIP|huggingFace] "a red circle" ...
 // Without --vocab it uses the bundled open_clip vocabulary (Packages/Tokenizer/Tests/TokenizerTests/Fixtures).
 import Foundation
+import ToolSupport
 import Tokenizer
 
 func fail(_ message: String) -> Never {
@@ -26,8 +27,9 @@ while let argument = arguments.popFirst() {
         guard let v = arguments.popFirst() else { fail("--vocab needs a path") }
         vocabPath = v
     case "--context":
-        guard let v = arguments.popFirst().flatMap(Int.init), v >= 2 else { fail("--context needs an integer >= 2") }
-        context = v
+        // At least a start and an end token; 65536 is far beyond any CLIP context (77).
+        guard let v = arguments.popFirst() else { fail("--context needs an integer in 2...65536") }
+        do { context = try OptionCheck.parseInteger("--context", v, .within(2...65536)) } catch { fail("\(error)") }
     case "--normalization":
         guard let v = arguments.popFirst().flatMap(TextNormalization.init(rawValue:)) else {
             fail("--normalization must be openCLIP or huggingFace")

@@ -6,6 +6,7 @@ import ArgumentParser
 import DataIO
 import DiscriminativeAdapter
 import Foundation
+import ToolSupport
 
 struct TrainAdapter: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -100,6 +101,34 @@ struct TrainAdapter: ParsableCommand {
     @Flag(name: .customLong("print-config"), help: "Print the resolved config as JSON and exit.")
     var printConfig = false
 
+    /// Every number is checked before a file is read (config keys again in the stage config's `validate`).
+    func validate() throws {
+        try OptionCheck.number("--dropout", dropout, .within(0..<1))
+        try OptionCheck.configSeed("--random-unet-seed", randomUNetSeed)
+        try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--gradient-accumulation", gradientAccumulation, .within(1...OptionCheck.maxCount))
+        try OptionCheck.integer("--lora-rank", loraRank, .atLeast(1))
+        try OptionCheck.number("--itm-weight", itmWeight, .atLeast(0))
+        try OptionCheck.number("--rec-weight", recWeight, .atLeast(0))
+        try OptionCheck.number("--mse-weight", mseWeight, .atLeast(0))
+        try OptionCheck.integer("--steps", steps, .atLeast(1))
+        try OptionCheck.number("--learning-rate", learningRate, .above(0))
+        try OptionCheck.number("--weight-decay", weightDecay, .atLeast(0))
+        try OptionCheck.number("--grad-clip", gradClip, .above(0))
+        try OptionCheck.integer("--warmup-steps", warmupSteps, .atLeast(0))
+        try OptionCheck.integer("--timestep-min", timestepMin, .atLeast(0))
+        try OptionCheck.integer("--timestep-max", timestepMax, .atLeast(min(timestepMin ?? 0, Int.max - 1) + 1))
+        try OptionCheck.configSeed("--seed", seed)
+        try OptionCheck.configSeed("--world-seed", worldSeed)
+        try OptionCheck.integer("--image-size", imageSize, .within(16...1024))  // ShapesWorld renders 16...1024
+        try OptionCheck.integer("--checkpoint-every", checkpointEvery, .atLeast(1))
+        try OptionCheck.integer("--keep-checkpoints", keepCheckpoints, .atLeast(1))
+        try OptionCheck.integer("--log-every", logEvery, .atLeast(1))
+        try OptionCheck.integer("--stop-after", stopAfter, .atLeast(1))
+        _ = try ConfigOverrides.parse(sets)
+        if let config { try ConfigOverrides.checkFile(config) }
+    }
+
     func run() throws {
         switch stage {
         case "probe": try runProbe()
@@ -130,11 +159,7 @@ struct TrainAdapter: ParsableCommand {
     }
 
     func applySets(_ over: inout [String: JSONValue]) throws {
-        for s in sets {
-            guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set \(s): expected KEY=VALUE") }
-            let key = String(s[..<eq]), raw = String(s[s.index(after: eq)...])
-            over[key] = (try? JSONValue.parse(raw)) ?? .string(raw)
-        }
+        over.merge(try ConfigOverrides.parse(sets)) { _, set in set }
     }
 
     /// Flags given that belong to the other stage.

@@ -4,6 +4,7 @@ import ArgumentParser
 import DataIO
 import Foundation
 import T2ITraining
+import ToolSupport
 
 struct TrainT2I: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,19 @@ struct TrainT2I: ParsableCommand {
     @Flag(name: .customLong("print-config"), help: "Print the resolved config as JSON and exit.")
     var printConfig = false
 
+    /// Every number is checked before a file is read (config keys again in `T2IConfig.validate`).
+    func validate() throws {
+        try OptionCheck.integer("--steps", steps, .atLeast(1))
+        try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
+        try OptionCheck.number("--learning-rate", learningRate, .above(0))
+        try OptionCheck.configSeed("--seed", seed)
+        try OptionCheck.integer("--checkpoint-every", checkpointEvery, .atLeast(1))
+        try OptionCheck.integer("--sample-every", sampleEvery, .atLeast(0))
+        try OptionCheck.integer("--stop-after", stopAfter, .atLeast(1))
+        _ = try ConfigOverrides.parse(sets)
+        if let config { try ConfigOverrides.checkFile(config) }
+    }
+
     func run() throws {
         let runURL = URL(fileURLWithPath: out)
         var cfg = T2IConfig()
@@ -54,11 +68,7 @@ struct TrainT2I: ParsableCommand {
         if let seed { over["seed"] = .int(Int(seed)) }
         if let checkpointEvery { over["checkpoint_every"] = .int(checkpointEvery) }
         if let sampleEvery { over["sample_every"] = .int(sampleEvery) }
-        for s in sets {
-            guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set \(s): expected KEY=VALUE") }
-            let key = String(s[..<eq]), raw = String(s[s.index(after: eq)...])
-            over[key] = (try? JSONValue.parse(raw)) ?? .string(raw)
-        }
+        over.merge(try ConfigOverrides.parse(sets)) { _, set in set }
         cfg = try T2IConfig.decode(overrides: .object(over), base: cfg)
         try cfg.validate()
         if printConfig {

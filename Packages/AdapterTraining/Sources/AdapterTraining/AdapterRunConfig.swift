@@ -74,13 +74,17 @@ extension AdapterRunConfig {
         func need(_ ok: Bool, _ key: String, _ what: String) throws {
             if !ok { throw AdapterTrainingError("\(Self.errorLabel): \(key) \(what)") }
         }
+        // Configs are JSON, whose integers are kept exact as Int.
+        try need(seed <= UInt64(Int.max), "seed", "\(seed) must be at most \(Int.max)")
+        try need(worldSeed <= UInt64(Int.max), "world_seed", "\(worldSeed) must be at most \(Int.max)")
         try need(batchSize >= 1, "batch_size", "must be >= 1")
         try need(steps >= 1, "steps", "must be >= 1")
-        try need(learningRate > 0, "learning_rate", "must be positive")
-        try need(weightDecay >= 0, "weight_decay", "must be >= 0")
-        try need((0..<1).contains(adamBeta1), "adam_beta1", "must be in [0, 1)")
-        try need((0..<1).contains(adamBeta2), "adam_beta2", "must be in [0, 1)")
-        try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")
+        // An infinity passes the lower bounds: the real-valued keys are also checked finite (NaN fails every test).
+        try need(learningRate > 0 && learningRate.isFinite, "learning_rate", "must be a positive finite number, got \(learningRate)")
+        try need(weightDecay >= 0 && weightDecay.isFinite, "weight_decay", "must be a finite number >= 0, got \(weightDecay)")
+        try need((0..<1).contains(adamBeta1), "adam_beta1", "must be in [0, 1), got \(adamBeta1)")
+        try need((0..<1).contains(adamBeta2), "adam_beta2", "must be in [0, 1), got \(adamBeta2)")
+        try need(gradClipNorm > 0 && gradClipNorm.isFinite, "grad_clip_norm", "must be a positive finite number, got \(gradClipNorm)")
         try need(["constant", "cosine"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not constant or cosine")
         try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
         try need(timestepMin >= 0 && timestepMax.map { $0 > timestepMin } ?? true, "timestep_min",

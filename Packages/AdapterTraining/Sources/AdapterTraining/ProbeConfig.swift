@@ -94,6 +94,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try need(["bundled", "release"].contains(preset), "preset", "'\(preset)' is not bundled or release")
         try need(!featureTaps.isEmpty && Set(featureTaps).count == featureTaps.count, "feature_taps", "\(featureTaps) must name taps, each once")
         try need(dropout.map { $0 >= 0 && $0 < 1 } ?? true, "dropout", "must be in [0, 1)")
+        try need(randomUNetSeed.map { $0 <= UInt64(Int.max) } ?? true, "random_unet_seed", "must be at most \(Int.max)")
         try need(imageSize.map { $0 >= 8 } ?? true, "image_size", "must be >= 8")
         try validateShared()
     }

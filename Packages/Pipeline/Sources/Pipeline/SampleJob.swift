@@ -76,10 +76,15 @@ public struct SampleJob {
         guard (0...1).contains(guidanceRescale) else {
             throw PipelineError("guidance-rescale", "guidance rescale must be in 0...1, got \(guidanceRescale)")
         }
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let total = prompts.count * imagesPerPrompt
         let steps = self.steps ?? Self.defaultSteps
         let guidance = guidanceScale ?? Self.defaultGuidance
+        // NaN would pass the pipeline's `guidance > 1` test as "no guidance" and sample silently.
+        guard guidance.isFinite, guidance >= 0 else {
+            throw PipelineError("guidance", "guidance scale must be a finite number >= 0, got \(guidance)")
+        }
+        guard steps >= 1 else { throw PipelineError("steps", "denoising steps must be at least 1, got \(steps)") }
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let total = prompts.count * imagesPerPrompt
         var files: [URL] = []
         var all: [Tensor] = []
         var seconds = 0.0

@@ -135,6 +135,16 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         func need(_ ok: Bool, _ key: String, _ what: String) throws {
             if !ok { throw T2ITrainingError("config: \(key) \(what)") }
         }
+        // NaN fails no `<`/`>` test and an infinity passes the lower bounds below: every real-valued key is finite.
+        for (key, v) in [("text_encoder_lr_scale", textEncoderLRScale), ("text_parse_weight", textParseWeight),
+                         ("snr_gamma", snrGamma), ("beta_start", betaStart), ("beta_end", betaEnd),
+                         ("learning_rate", learningRate), ("weight_decay", weightDecay), ("adam_beta1", adamBeta1),
+                         ("adam_beta2", adamBeta2), ("grad_clip_norm", gradClipNorm), ("ema_decay", emaDecay),
+                         ("caption_dropout", captionDropout), ("guidance_scale", guidanceScale)] {
+            try need(v.isFinite, key, "must be a finite number, got \(v)")
+        }
+        // Configs are JSON, whose integers are kept exact as Int.
+        try need(seed <= UInt64(Int.max), "seed", "\(seed) must be at most \(Int.max)")
         try need(imageSize >= 16 && imageSize % (1 << max(0, blockOutChannels.count - 1)) == 0, "image_size",
                  "\(imageSize) must be >= 16 and divisible by 2^(blocks-1)")
         try need(vocabSize >= 64, "vocab_size", "\(vocabSize) must be >= 64")
@@ -164,6 +174,11 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         try need(textEncoderLRScale > 0, "text_encoder_lr_scale", "must be positive")
         try need(textParseWeight >= 0 && textParseWeight.isFinite, "text_parse_weight", "must be >= 0")
         try need(textParseWeight == 0 || trainTextEncoder, "text_parse_weight", "needs train_text_encoder (a frozen encoder cannot learn from it): set text_parse_weight=0 with train_text_encoder=false")
+        try need(weightDecay >= 0, "weight_decay", "must be >= 0")
+        try need((0..<1).contains(adamBeta1), "adam_beta1", "must be in [0, 1)")
+        try need((0..<1).contains(adamBeta2), "adam_beta2", "must be in [0, 1)")
+        try need(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1, "beta_start",
+                 "\(betaStart) and beta_end \(betaEnd) must satisfy 0 < beta_start <= beta_end < 1")
         try need(warmupSteps >= 0, "warmup_steps", "must be >= 0")
         try need(["cosine", "constant", "linear"].contains(lrSchedule), "lr_schedule", "'\(lrSchedule)' is not cosine, constant or linear")
         try need(gradClipNorm > 0, "grad_clip_norm", "must be positive")
@@ -174,6 +189,7 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         try need(SchedulerKind(rawValue: sampler) != nil, "sampler",
                  "'\(sampler)' is not one of \(SchedulerKind.knownNames.joined(separator: ", "))")
         try need(sampleSteps >= 1, "sample_steps", "must be >= 1")
+        try need(guidanceScale >= 0, "guidance_scale", "must be >= 0 (<= 1: no guidance)")
     }
 
     /// The learning-rate schedule of this run (diffusers' schedules; the multiplier is applied to `learning_rate`).

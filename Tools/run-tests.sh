@@ -12,7 +12,7 @@ run() {  # $1 = label, rest = command
   echo "=== $label: $*"
   local log; log=$(mktemp)
   local start=$SECONDS
-  "$@" 2>&1 | tee "$log" | grep -E "error:|failed|Executed .* tests|passed after|failed after" | grep -v "^Test Suite" | tail -n 40
+  "$@" 2>&1 | tee "$log" | grep -E "error:|failed|Executed .* tests|passed after|failed after|^test configuration:" | grep -v "^Test Suite" | tail -n 40
   local rc=${PIPESTATUS[0]}
   # XCTest's last "Executed" line is the all-tests summary: "Executed N tests, with [K tests skipped and] F failures".
   local line; line=$(grep -E "^\s*Executed [0-9]+ tests?, with" "$log" | tail -1)
@@ -22,6 +22,9 @@ run() {  # $1 = label, rest = command
   [[ $line =~ ([0-9]+)\ tests?\ skipped ]] && k=${BASH_REMATCH[1]}
   n=$((n - k)); total_skip=$((total_skip + k))
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # a build failure or crash counts as a failure
+  # A package with a test target that ran no test (a stale build plan in the shared scratch folder can do that)
+  # is a failure too, not a silent pass.
+  if [ "$n" = 0 ] && [ "$k" = 0 ] && [ "$f" = 0 ]; then echo "=== $label: no test ran"; f=1; fi
   local passed=$((n - f)); [ "$passed" -lt 0 ] && passed=0
   total_pass=$((total_pass + passed)); total_fail=$((total_fail + f))
   [ "$f" != 0 ] && failed_pkgs+=("$label")

@@ -73,6 +73,8 @@ final class WorkerCountEnvironmentTests: XCTestCase {
         for bad in ["0", "-1", "two", "", "1.5", "1025", "99999999999999999999"] {
             XCTAssertNil(Parallel.parseWorkerCount(bad), bad)
         }
+        // The configuration this suite ran under, for the logs of a kernel x worker matrix (Tools/run-tests.sh shows it).
+        print("test configuration: OpenBLAS kernel \(BLAS.coreName), Parallel.workers \(Parallel.workers)")
         if let text = ProcessInfo.processInfo.environment["TENSOR_WORKERS"] {
             XCTAssertEqual(Parallel.workers, Int(text.trimmingCharacters(in: .whitespaces)), "the suite runs on the workers asked for")
         }

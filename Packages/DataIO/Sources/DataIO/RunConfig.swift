@@ -45,6 +45,7 @@ extension RunConfig {
             guard merged[k] != nil else {
                 throw RunConfigError("\(label): unknown key '\(k)'; known keys: \(keys.joined(separator: ", "))")
             }
+            try checkFinite(k, v, label: label)
             if let range = integerLimits[k] { try checkLimit(k, v, range, label: label) }
             merged[k] = v
         }
@@ -72,6 +73,21 @@ extension RunConfig {
             throw RunConfigError("config file \(url.path) is not valid JSON: \(error)")
         }
         return try decode(overrides: json, base: base)
+    }
+
+    /// Refuses NaN and infinities anywhere in a value (an override built in code or from `--set` can hold them,
+    /// JSON text cannot), naming the key and list index: the decoder would report them without a key.
+    private static func checkFinite(_ key: String, _ v: JSONValue, label: String) throws {
+        switch v {
+        case .double(let d) where !d.isFinite:
+            throw RunConfigError("\(label): key '\(key)' = \(d) is not a finite number")
+        case .array(let a):
+            for (i, x) in a.enumerated() { try checkFinite("\(key).\(i)", x, label: label) }
+        case .object(let o):
+            for (name, x) in o { try checkFinite("\(key).\(name)", x, label: label) }
+        default:
+            return
+        }
     }
 
     /// Checks an integer (or each integer of a list) against its allowed range; a non-integral number is left to

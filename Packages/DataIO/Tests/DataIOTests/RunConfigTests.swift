@@ -43,6 +43,15 @@ final class RunConfigTests: XCTestCase {
         XCTAssertThrowsError(try ToyConfig.decode(overrides: [1, 2])) { e in
             XCTAssertTrue("\(e)".contains("top level is not a JSON object"), "\(e)")
         }
+        // NaN and infinities (possible in an override built in code, not in JSON text) are refused by key.
+        for bad in [Double.nan, .infinity, -.infinity] {
+            XCTAssertThrowsError(try ToyConfig.decode(overrides: .object(["rate": .double(bad)]))) { e in
+                XCTAssertTrue("\(e)".contains("key 'rate' = \(bad) is not a finite number"), "\(e)")
+            }
+        }
+        XCTAssertThrowsError(try ToyConfig.decode(overrides: .object(["name": .array([.double(1), .double(.nan)])]))) { e in
+            XCTAssertTrue("\(e)".contains("key 'name.1' = nan is not a finite number"), "\(e)")
+        }
     }
 
     func testFilesAreReadOverTheBaseAndBadFilesAreNamed() throws {

@@ -16,6 +16,6 @@ let package = Package(
         ),
         .target(name: "Tokenizer", dependencies: ["CZlib"]),
         .executableTarget(name: "bench-tokenizer", dependencies: ["Tokenizer"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "CZlib"], resources: [.copy("Fixtures")]),
     ]
 )

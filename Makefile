@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SYSTEM_PACKAGES := libopenblas-dev libpng-dev zlib1g-dev pkg-config
 VENV := Tools/reference/.venv
 
-.PHONY: test deps demo build bench reference-env fixtures clean reproduce
+.PHONY: test deps demo build bench reference-env fixtures clean reproduce fuzz
 
 ## Install the system libraries the packages link against, when missing (needs root or sudo).
 deps:
@@ -37,3 +37,23 @@ reference-env:
 
 clean:
 	rm -rf .build Packages/*/.build
+
+## DataIO's two libFuzzer targets (ASan), each run FUZZ_SECONDS from the committed corpus into a scratch corpus.
+## lld links them (gold fails on the ASan objects). RSS limit 512 MB: ASan's quarantine alone holds up to 256 MB
+## of freed memory; the 64 MB goal is checked per allocation (-malloc_limit_mb) and, for PNG, per decode in the target.
+FUZZ_SECONDS ?= 120
+FUZZ_DIR := Packages/DataIO/Fuzz
+FUZZ_BUILD := $(FUZZ_DIR)/.build
+fuzz: deps
+	@if ! command -v ld.lld >/dev/null && [ ! -x "$$(dirname "$$(readlink -f "$$(command -v swift)")")/ld.lld" ]; then \
+	  echo "installing: lld"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq lld; \
+	fi
+	swift build -c release --package-path $(FUZZ_DIR) --scratch-path $(FUZZ_BUILD) \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=fuzzer-no-link,address
+	mkdir -p $(FUZZ_BUILD)/corpus/png $(FUZZ_BUILD)/corpus/safetensors $(FUZZ_BUILD)/artifacts
+	$(FUZZ_BUILD)/release/fuzz-png $(FUZZ_BUILD)/corpus/png $(FUZZ_DIR)/corpus/png -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=8192 -rss_limit_mb=512 -malloc_limit_mb=64 -timeout=10 -artifact_prefix=$(FUZZ_BUILD)/artifacts/ -print_final_stats=1
+	$(FUZZ_BUILD)/release/fuzz-safetensors $(FUZZ_BUILD)/corpus/safetensors $(FUZZ_DIR)/corpus/safetensors \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=512 -malloc_limit_mb=64 -timeout=10 \
+	  -artifact_prefix=$(FUZZ_BUILD)/artifacts/ -print_final_stats=1

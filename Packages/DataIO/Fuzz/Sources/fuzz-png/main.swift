@@ -6,7 +6,11 @@ import Foundation
 
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
-    guard let image = try? PNG.decode(UnsafeRawBufferPointer(start: data, count: size), name: "fuzz") else { return 0 }
+    var cost = PNG.DecodeCost()
+    let image = try? PNG.decode(UnsafeRawBufferPointer(start: data, count: size), name: "fuzz", cost: &cost)
+    // The memory goal, checked on every input rather than through the (ASan-inflated) RSS.
+    precondition(cost.libpngPeakBytes + cost.pixelBytes < 48 << 20, "decode allocated \(cost)")
+    guard let image else { return 0 }
     precondition(image.pixels.count == image.width * image.height * image.channels)
     let t = image.tensor()
     precondition(t.shape == [image.channels, image.height, image.width])

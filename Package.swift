@@ -122,6 +122,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "Diffusion", package: "Diffusion"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
                 .product(name: "Tensor", package: "Tensor"),

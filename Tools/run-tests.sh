@@ -12,6 +12,9 @@ run() {  # $1 = label, rest = command
   echo "=== $label: $*"
   local log; log=$(mktemp)
   local start=$SECONDS
+  # SwiftPM may reuse the build plan another package left in the shared scratch folder and run that package's
+  # tests instead: drop the plan (object files stay, so the build is still incremental).
+  rm -f "$SCRATCH/release.yaml" "$SCRATCH/release/description.json"
   "$@" 2>&1 | tee "$log" | grep -E "error:|failed|Executed .* tests|passed after|failed after|^test configuration:" | grep -v "^Test Suite" | tail -n 40
   local rc=${PIPESTATUS[0]}
   # XCTest's last "Executed" line is the all-tests summary: "Executed N tests, with [K tests skipped and] F failures".
@@ -25,12 +28,18 @@ run() {  # $1 = label, rest = command
   # A package with a test target that ran no test (a stale build plan in the shared scratch folder can do that)
   # is a failure too, not a silent pass.
   if [ "$n" = 0 ] && [ "$k" = 0 ] && [ "$f" = 0 ]; then echo "=== $label: no test ran"; f=1; fi
+  # The tests that ran must be this package's own: one of its test classes must have run.
+  if [ -n "${suite:-}" ] && [ "$f" = 0 ] && ! grep -q "Test Suite '$suite' started" "$log"; then
+    echo "=== $label: the tests of another package ran (its test class $suite did not)"; f=1
+  fi
   local passed=$((n - f)); [ "$passed" -lt 0 ] && passed=0
   total_pass=$((total_pass + passed)); total_fail=$((total_fail + f))
   [ "$f" != 0 ] && failed_pkgs+=("$label")
   echo "=== $label: $passed passed, $f failed, $k skipped ($((SECONDS - start)) s)"
   rm -f "$log"
 }
+# The name of one XCTestCase class under a tests folder (to recognise that package's own run).
+first_test_class() { grep -rhoE "class [A-Za-z0-9_]+: XCTestCase" "$1" 2>/dev/null | head -1 | sed -E 's/class ([A-Za-z0-9_]+):.*/\1/'; }
 # Dependency order: low packages first, so later ones reuse their build products.
 order="Tensor Tokenizer DataIO Autodiff NN TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining AdapterTraining"
 pkgs=""; for n in $order; do [ -d "Packages/$n" ] && pkgs="$pkgs Packages/$n/"; done
@@ -39,11 +48,11 @@ for pkg in $pkgs; do
   name=$(basename "$pkg")
   [ -f "$pkg/Package.swift" ] || continue
   [ -d "$pkg/Tests" ] || continue
-  run "$name" swift test -c release --package-path "$pkg" --scratch-path "$SCRATCH"
+  suite=$(first_test_class "$pkg/Tests") run "$name" swift test -c release --package-path "$pkg" --scratch-path "$SCRATCH"
 done
 # The root package: every tool must build; its end-to-end tests (Tests/) run when it has a test target.
 if grep -q testTarget Package.swift; then
-  run "end-to-end" swift test -c release --scratch-path "$SCRATCH"
+  suite=$(first_test_class Tests) run "end-to-end" swift test -c release --scratch-path "$SCRATCH"
 else
   echo "=== tools: swift build -c release"
   if swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error:|Compiling|Build complete" | tail -n 20; [ "${PIPESTATUS[0]}" = 0 ]; then

@@ -1,4 +1,5 @@
 import DataIO
+import Diffusion
 import Foundation
 import ShapesWorld
 import T2ITraining

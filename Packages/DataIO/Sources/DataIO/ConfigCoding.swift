@@ -51,18 +51,21 @@ public enum ConfigLimits {
 
 /// Reads config fields by their snake_case key with a default when absent or null, and collects the keys that
 /// the typed config does not model (kept in `extras` so that a config written back loses nothing).
-struct ConfigReader {
+public struct ConfigReader {
     let container: KeyedDecodingContainer<AnyCodingKey>
     private(set) var known: Set<String> = []
 
-    init(_ decoder: Decoder) throws { container = try decoder.container(keyedBy: AnyCodingKey.self) }
+    public init(_ decoder: Decoder) throws { container = try decoder.container(keyedBy: AnyCodingKey.self) }
 
-    mutating func callAsFunction<T: Decodable>(_ key: String, _ defaultValue: T) throws -> T {
+    /// Whether the file has `key` at all (an explicit null included): diffusers tells "absent" from null for some keys.
+    public func contains(_ key: String) -> Bool { container.contains(AnyCodingKey(key)) }
+
+    public mutating func callAsFunction<T: Decodable>(_ key: String, _ defaultValue: T) throws -> T {
         known.insert(key)
         return try named(key) { try container.decodeIfPresent(T.self, forKey: AnyCodingKey(key)) } ?? defaultValue
     }
 
-    mutating func optional<T: Decodable>(_ key: String) throws -> T? {
+    public mutating func optional<T: Decodable>(_ key: String) throws -> T? {
         known.insert(key)
         return try named(key) { try container.decodeIfPresent(T.self, forKey: AnyCodingKey(key)) }
     }
@@ -86,21 +89,21 @@ struct ConfigReader {
     }
 
     /// An integer size or count; outside `range` it throws `limitExceeded` naming the key.
-    mutating func size(_ key: String, _ defaultValue: Int, _ range: ClosedRange<Int>) throws -> Int {
+    public mutating func size(_ key: String, _ defaultValue: Int, _ range: ClosedRange<Int>) throws -> Int {
         let v: Int = try self(key, defaultValue)
         try ConfigReader.check(key, v, range)
         return v
     }
 
     /// An optional integer size (null or absent: nil).
-    mutating func optionalSize(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+    public mutating func optionalSize(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
         let v: Int? = try optional(key)
         if let v { try ConfigReader.check(key, v, range) }
         return v
     }
 
     /// A list of sizes, one per block: at most `maxCount` entries, each in `range`.
-    mutating func sizes(_ key: String, _ defaultValue: [Int], _ range: ClosedRange<Int>,
+    public mutating func sizes(_ key: String, _ defaultValue: [Int], _ range: ClosedRange<Int>,
                         maxCount: Int = ConfigLimits.blocks) throws -> [Int] {
         let v = try list(key, defaultValue, maxCount: maxCount)
         for (i, x) in v.enumerated() { try ConfigReader.check("\(key).\(i)", x, range) }
@@ -108,33 +111,33 @@ struct ConfigReader {
     }
 
     /// One size or one per block.
-    mutating func sizes(_ key: String, _ defaultValue: OneOrMany<Int>, _ range: ClosedRange<Int>) throws -> OneOrMany<Int> {
+    public mutating func sizes(_ key: String, _ defaultValue: OneOrMany<Int>, _ range: ClosedRange<Int>) throws -> OneOrMany<Int> {
         try ConfigReader.check(key, try self(key, defaultValue), range)
     }
 
     /// An optional size or one per block.
-    mutating func optionalSizes(_ key: String, _ range: ClosedRange<Int>) throws -> OneOrMany<Int>? {
+    public mutating func optionalSizes(_ key: String, _ range: ClosedRange<Int>) throws -> OneOrMany<Int>? {
         let v: OneOrMany<Int>? = try optional(key)
         if let v { try ConfigReader.check(key, v, range) }
         return v
     }
 
     /// A list of at most `maxCount` entries.
-    mutating func list<T: Decodable>(_ key: String, _ defaultValue: [T], maxCount: Int = ConfigLimits.blocks) throws -> [T] {
+    public mutating func list<T: Decodable>(_ key: String, _ defaultValue: [T], maxCount: Int = ConfigLimits.blocks) throws -> [T] {
         let v: [T] = try self(key, defaultValue)
         try ConfigReader.checkCount(key, v.count, maxCount)
         return v
     }
 
     /// An optional list of at most `maxCount` entries.
-    mutating func optionalList<T: Decodable>(_ key: String, maxCount: Int) throws -> [T]? {
+    public mutating func optionalList<T: Decodable>(_ key: String, maxCount: Int) throws -> [T]? {
         let v: [T]? = try optional(key)
         if let v { try ConfigReader.checkCount(key, v.count, maxCount) }
         return v
     }
 
     /// A one-or-per-block value whose list form holds at most `ConfigLimits.blocks` entries.
-    mutating func oneOrMany<T>(_ key: String, _ defaultValue: OneOrMany<T>) throws -> OneOrMany<T> {
+    public mutating func oneOrMany<T>(_ key: String, _ defaultValue: OneOrMany<T>) throws -> OneOrMany<T> {
         let v: OneOrMany<T> = try self(key, defaultValue)
         if case let .many(a) = v { try ConfigReader.checkCount(key, a.count, ConfigLimits.blocks) }
         return v
@@ -168,7 +171,7 @@ struct ConfigReader {
     /// The file name of limit errors thrown while decoding; `ConfigFile.decode` replaces it with the real name.
     static let unnamed = "<config>"
 
-    func extras() throws -> [String: JSONValue] {
+    public func extras() throws -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for k in container.allKeys where !known.contains(k.stringValue) {
             out[k.stringValue] = try container.decode(JSONValue.self, forKey: k)
@@ -178,16 +181,16 @@ struct ConfigReader {
 }
 
 /// Writes config fields by key; optionals are written as null, like diffusers' `save_config`.
-struct ConfigWriter {
+public struct ConfigWriter {
     var container: KeyedEncodingContainer<AnyCodingKey>
 
-    init(_ encoder: Encoder) { container = encoder.container(keyedBy: AnyCodingKey.self) }
+    public init(_ encoder: Encoder) { container = encoder.container(keyedBy: AnyCodingKey.self) }
 
-    mutating func callAsFunction<T: Encodable>(_ key: String, _ value: T?) throws {
+    public mutating func callAsFunction<T: Encodable>(_ key: String, _ value: T?) throws {
         if let value { try container.encode(value, forKey: AnyCodingKey(key)) } else { try container.encodeNil(forKey: AnyCodingKey(key)) }
     }
 
-    mutating func extras(_ extras: [String: JSONValue]) throws {
+    public mutating func extras(_ extras: [String: JSONValue]) throws {
         for (k, v) in extras { try container.encode(v, forKey: AnyCodingKey(k)) }
     }
 }

@@ -83,10 +83,6 @@ public struct ModelFolder: Sendable {
     }
 
     public func modelIndex() throws -> ModelIndex { try ConfigFile.read(ModelIndex.self, from: url.appendingPathComponent("model_index.json")) }
-    public func unetConfig() throws -> UNet2DConditionConfig { try component("unet").config(UNet2DConditionConfig.self) }
-    public func vaeConfig() throws -> AutoencoderKLConfig { try component("vae").config(AutoencoderKLConfig.self) }
-    public func textEncoderConfig() throws -> CLIPTextConfig { try component("text_encoder").config(CLIPTextConfig.self) }
-    public func schedulerConfig() throws -> SchedulerConfig { try component("scheduler").config(SchedulerConfig.self) }
 
     /// `tokenizer/vocab.json` and `tokenizer/merges.txt`; both must exist.
     public func tokenizerFiles() throws -> (vocab: URL, merges: URL) {

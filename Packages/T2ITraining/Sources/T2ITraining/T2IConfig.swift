@@ -2,6 +2,7 @@ import DataIO
 import Diffusion
 import Foundation
 import NN
+import TextEncoder
 
 /// Every setting of a text-to-image training run. The defaults are the bundled model's (`Models/shapes-t2i`).
 /// Stored as JSON with snake_case keys in each checkpoint and in `train_config.json`; a JSON file may set any subset

@@ -54,8 +54,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
 /// A scheduler configuration: diffusers' `scheduler_config.json` keys (snake_case) with diffusers' per-class
 /// defaults.
 ///
-/// This is separate from DataIO's `SchedulerConfig` (a Codable view with DDIM's defaults for every class), because
-/// exact diffusers behaviour needs to know which keys a file gave: an absent `timestep_spacing` means "linspace" for
+/// Not a plain Codable struct with one set of defaults, because exact diffusers behaviour needs to know which keys a
+/// file gave: an absent `timestep_spacing` means "linspace" for
 /// Euler but "leading" for DDIM, an absent `set_alpha_to_one` false for PNDM but true for DDIM.
 ///
 /// The keys given explicitly are kept in `explicitValues`; every typed field is the explicit value or, where

@@ -230,8 +230,7 @@ struct Generation: ParsableCommand {
         try OptionCheck.integer("--eta-steps", etaSteps, .atLeast(0))
         try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
-        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
-        try OptionCheck.number("--guidance", guidance, .atLeast(0))
+        try OptionCheck.sampling(steps: steps, guidance: guidance)
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
         try GenerationVariant.validate(name: variant)
         guard PromptSuite.Name(rawValue: suite) != nil else {

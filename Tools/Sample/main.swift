@@ -60,9 +60,7 @@ struct Sample: ParsableCommand {
         // Numbers first, before any file is read: NaN and infinities parse as Float and would reach the sampler.
         try OptionCheck.integer("--n", n, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
-        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
-        try OptionCheck.number("--guidance", guidance, .atLeast(0))
-        try OptionCheck.number("--guidance-rescale", guidanceRescale, .within(0...1))
+        try OptionCheck.sampling(steps: steps, guidance: guidance, guidanceRescale: guidanceRescale)
         try OptionCheck.integer("--height", height, .within(1...OptionCheck.maxImageSide))
         try OptionCheck.integer("--width", width, .within(1...OptionCheck.maxImageSide))
         try OptionCheck.number("--eta", eta, .atLeast(0))

@@ -47,9 +47,7 @@ struct T2IEvaluate: ParsableCommand {
         guard PromptSuite.Name(rawValue: suite) != nil else { throw ValidationError("--suite must be id or ood, not \(suite)") }
         try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
-        try OptionCheck.integer("--steps", steps, .atLeast(1))  // the upper bound is the scheduler's num_train_timesteps
-        try OptionCheck.number("--guidance", guidance, .atLeast(0))
-        try OptionCheck.number("--guidance-rescale", guidanceRescale, .within(0...1))
+        try OptionCheck.sampling(steps: steps, guidance: guidance, guidanceRescale: guidanceRescale)
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--grid-prompts", gridPrompts, .within(0...OptionCheck.maxCount))
     }

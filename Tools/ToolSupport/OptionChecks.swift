@@ -60,6 +60,15 @@ public enum OptionCheck {
     /// Seeds that configs store: run configs are JSON, whose integers this project keeps exact as `Int`.
     public static let maxConfigSeed = UInt64(Int.max)
 
+    /// The sampling options every sampling tool takes: `--steps` >= 1 (the upper bound is the scheduler's
+    /// num_train_timesteps, checked once the model is loaded), `--guidance` >= 0 (<= 1: no guidance),
+    /// `--guidance-rescale` in 0...1 (nil: the tool has no such option or it was not given).
+    public static func sampling(steps: Int?, guidance: Float?, guidanceRescale: Float? = nil) throws {
+        try integer("--steps", steps, .atLeast(1))
+        try number("--guidance", guidance, .atLeast(0))
+        try number("--guidance-rescale", guidanceRescale, .within(0...1))
+    }
+
     /// Throws unless `value` is finite and within `bounds`.
     public static func number<T: BinaryFloatingPoint>(_ option: String, _ value: T?, _ bounds: Bounds<T> = .any) throws {
         guard let value else { return }

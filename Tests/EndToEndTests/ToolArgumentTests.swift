@@ -79,6 +79,15 @@ final class ToolArgumentTests: XCTestCase {
         for text in naming {
             XCTAssertTrue(output.contains(text), "\(call): the error does not name '\(text)':\n\(output)", file: file, line: line)
         }
+        // An option and its value must be named together (the usage text lists every option anyway): our checks
+        // write "--option value: expected ...", ArgumentParser's own parse errors "'value' is invalid for '--option".
+        let given = zip(arguments, arguments.dropFirst()).contains { $0 == (naming.first ?? "") && $1 == naming.last }
+            || arguments.contains("\(naming.first ?? "")=\(naming.last ?? "")")
+        if naming.count == 2, naming[0].hasPrefix("--"), given {   // the value was given to that option
+            let (option, value) = (naming[0], naming[1])
+            XCTAssertTrue(output.contains("\(option) \(value)") || output.contains("'\(value)' is invalid for '\(option)"),
+                          "\(call): the error does not name \(option) with \(value):\n\(output)", file: file, line: line)
+        }
     }
 
     /// Each of `cases` (extra arguments, then the texts the error must hold) is rejected after `base`.

@@ -136,7 +136,9 @@ public enum ConfigOverrides {
     /// Throws naming the key when the JSON file at `path` holds NaN or an infinity; other problems (unreadable,
     /// not JSON, unknown keys) are left to the config's own loader, which reports them.
     public static func checkFile(_ path: String, option: String = "--config") throws {
-        guard let data = FileManager.default.contents(atPath: path), let json = try? JSONValue.parse(data) else { return }
+        // Read through the config size cap: an endless or multi-GB file must not be slurped by a pre-check.
+        guard let data = try? FileBytes.readSmallFile(URL(fileURLWithPath: path)),
+              let json = try? JSONValue.parse(data, maxDepth: JSONValue.maxConfigDepth) else { return }
         if let p = nonFinitePath(json) {
             throw ValidationError("\(option) \(path): \(p.hasPrefix(".") ? String(p.dropFirst()) : p) must be a finite number")
         }

@@ -31,6 +31,13 @@ public protocol AdapterRunConfig: RunConfig, Equatable {
     var logEvery: Int { get set }
 }
 
+/// Ranges of the shared integer keys a file or `--set` may give, checked before a config is built (naming the key).
+let adapterRunIntegerLimits: [String: ClosedRange<Int>] = [
+    "batch_size": 1...1_000_000, "steps": 1...1_000_000_000, "warmup_steps": 0...1_000_000_000,
+    "timestep_min": 0...ConfigLimits.timesteps, "timestep_max": 1...ConfigLimits.timesteps,
+    "checkpoint_every": 1...1_000_000_000, "keep_checkpoints": 1...1_000_000, "log_every": 1...1_000_000_000,
+]
+
 /// The JSON keys of the shared settings.
 enum AdapterRunKeys: String, CodingKey {
     case seed, worldSeed = "world_seed", trainSplit = "train_split"

@@ -12,6 +12,9 @@ import ShapesWorld
 /// 700 steps: measured 7.2 CPU-seconds per step on the bundled architecture at up1 (32x32, 1024 adapter tokens), so
 /// about 40-60 minutes on two cores (see the package README).
 public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
+    public static var integerLimits: [String: ClosedRange<Int>] {
+        adapterRunIntegerLimits.merging(["image_size": 16...1024]) { a, _ in a }
+    }
     /// Seed of the adapter's initial weights and of every per-step random draw (negatives, noise, t, dropout).
     public var seed: UInt64 = 0
     /// Seed of the ShapesWorld generator the samples come from.

@@ -73,6 +73,9 @@ public struct TuneConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     public init() {}
 
     public static let errorLabel = "tune config"
+    public static var integerLimits: [String: ClosedRange<Int>] {
+        adapterRunIntegerLimits.merging(["lora_rank": 1...ConfigLimits.dimension, "gradient_accumulation": 1...1_000_000]) { a, _ in a }
+    }
 
     /// The stage's own keys; the shared ones are `AdapterRunKeys`.
     enum CodingKeys: String, CodingKey {

@@ -72,11 +72,13 @@ extension RunConfig {
         do { json = try JSONValue.parse(data, maxDepth: JSONValue.maxConfigDepth) } catch {
             throw RunConfigError("config file \(url.path) is not valid JSON: \(error)")
         }
-        return try decode(overrides: json, base: base)
+        do { return try decode(overrides: json, base: base) } catch let e as RunConfigError {
+            throw RunConfigError("config file \(url.path): \(e.description)")   // name the file, not only the key
+        }
     }
 
-    /// Refuses NaN and infinities anywhere in a value (an override built in code or from `--set` can hold them,
-    /// JSON text cannot), naming the key and list index: the decoder would report them without a key.
+    /// Refuses NaN and infinities anywhere in a value (an override built in code or from `--set`, or a file with
+    /// Python's `NaN`/`Infinity`, which `JSONValue.parse` accepts), naming the key and list index.
     private static func checkFinite(_ key: String, _ v: JSONValue, label: String) throws {
         switch v {
         case .double(let d) where !d.isFinite:

@@ -15,11 +15,13 @@ final class SafetensorsDTypeTests: XCTestCase {
         // The fixture covers every dtype torch can hold; the F6 formats (no torch dtype) are checked below.
         XCTAssertEqual(Set(dtypes.values.compactMap(\.stringValue)).union(["F6_E2M3", "F6_E3M2"]),
                        Set(SafetensorsDType.allCases.map(\.rawValue)))
+        var compared = 0
         for (name, dtypeName) in dtypes {
             let info = try file.info(name)
             XCTAssertEqual(info.dtype.rawValue, dtypeName.stringValue, name)
             XCTAssertEqual(info.shape, expected["shapes"]?[name]?.arrayValue?.compactMap(\.intValue), name)
-            guard file.contains(name + ".float") else { continue }
+            guard file.contains(name + ".float") else { continue }   // C64: no Float32 form (refused, tested below)
+            compared += 1
             let got = try file.tensor(name)
             let want = try file.tensor(name + ".float")
             XCTAssertEqual(got.shape, want.shape, name)
@@ -31,6 +33,8 @@ final class SafetensorsDTypeTests: XCTestCase {
             }
             XCTAssertEqual(mismatches, [], "\(name) (\(dtypeName))")
         }
+        // Every tensor but the C64 one has torch's .float() beside it: a fixture without them must not pass silently.
+        XCTAssertEqual(compared, dtypes.count - dtypes.values.filter { $0.stringValue == "C64" }.count, "tensors compared with torch")
         // Integers read exactly, in their own types too.
         let ints = try XCTUnwrap(expected["ints"]?.objectValue).mapValues { $0.arrayValue!.map { $0.stringValue! } }
         XCTAssertEqual(try file.uint64s("uint64").map { String($0) }, ints["uint64"])

@@ -111,6 +111,26 @@ final class ComponentConfigTests: XCTestCase {
                        [320, 640, 1280, 1280])
     }
 
+    /// The scheduler config every model folder goes through: sizes that would allocate or index out of range are
+    /// refused naming the key, and a `steps_offset` that pushes "leading" timesteps past T - 1 fails at set-up.
+    func testHostileSchedulerConfigsAreRefusedNamingTheKey() throws {
+        for (json, key) in [(#"{"_class_name": "DDIMScheduler", "num_train_timesteps": 1e12}"#, "num_train_timesteps"),
+                            (#"{"_class_name": "DDIMScheduler", "num_train_timesteps": 0}"#, "num_train_timesteps"),
+                            (#"{"_class_name": "DDIMScheduler", "steps_offset": 1000000000000}"#, "steps_offset"),
+                            (#"{"_class_name": "DDIMScheduler", "steps_offset": -1}"#, "steps_offset"),
+                            (#"{"_class_name": "DPMSolverMultistepScheduler", "solver_order": 9}"#, "solver_order")] {
+            XCTAssertThrowsError(try SchedulerConfiguration(data: Data(json.utf8)), json) { e in
+                XCTAssertTrue("\(e)".contains("key '\(key)'"), "\(e)")
+            }
+        }
+        let nested = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertThrowsError(try SchedulerConfiguration(data: Data(#"{"_class_name": "DDIMScheduler", "x": \#(nested)}"#.utf8)))
+        let edge = try SchedulerConfiguration(data: Data(#"{"_class_name": "DDIMScheduler", "num_train_timesteps": 10, "steps_offset": 1, "timestep_spacing": "leading"}"#.utf8))
+        let ddim = try DDIMScheduler(config: edge)
+        XCTAssertNoThrow(try ddim.setTimesteps(5))      // 9, 7, 5, 3, 1
+        XCTAssertThrowsError(try ddim.setTimesteps(10)) { e in XCTAssertTrue("\(e)".contains("steps_offset"), "\(e)") }
+    }
+
     func testBadConfigNamesFileAndKey() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unet-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -19,6 +19,8 @@ final class ScoreGradientTests: XCTestCase {
             let (scores, g) = m.corrector().scoreGradient(modelInput: z, timestep: t, text: text)
             XCTAssertEqual(scores.shape, [2])
             let direct = GradMode.noGrad { m.scorer.score(latents: Variable(z), timestep: t, text: text).value }
+            // Grad on vs off: attention keeps its probabilities only with grad on, but both run one query tile at these
+            // sizes (Lq x Lk <= 2^20 scores per head), so the same sums in the same order: bitwise by construction.
             XCTAssertTrue(bitEqual(scores, direct), "scores returned with the gradient differ from a plain forward")
 
             // Central differences, every coordinate.

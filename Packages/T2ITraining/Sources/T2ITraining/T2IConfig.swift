@@ -101,6 +101,20 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
 
     public init() {}
 
+    /// Ranges of the integer keys a file or `--set` may give (checked before the config is built, naming the key):
+    /// each size within DataIO's `ConfigLimits` (per key: a product of several can still be large).
+    public static let integerLimits: [String: ClosedRange<Int>] = [
+        "image_size": 1...4096, "vocab_size": 1...ConfigLimits.vocabulary, "tokenizer_corpus_size": 1...10_000_000,
+        "context_length": 1...ConfigLimits.dimension, "text_hidden_size": 1...ConfigLimits.dimension,
+        "text_layers": 1...ConfigLimits.layers, "text_heads": 1...ConfigLimits.dimension,
+        "text_intermediate_size": 1...ConfigLimits.wideDimension, "block_out_channels": 1...ConfigLimits.dimension,
+        "layers_per_block": 1...ConfigLimits.layers, "attention_heads": 1...ConfigLimits.dimension,
+        "norm_num_groups": 1...ConfigLimits.dimension, "num_train_timesteps": 1...ConfigLimits.timesteps,
+        "batch_size": 1...1_000_000, "steps": 1...1_000_000_000, "warmup_steps": 0...1_000_000_000,
+        "checkpoint_every": 1...1_000_000_000, "keep_checkpoints": 1...1_000_000, "sample_every": 0...1_000_000_000,
+        "log_every": 1...1_000_000_000, "sample_steps": 1...ConfigLimits.timesteps,
+    ]
+
     enum CodingKeys: String, CodingKey {
         case seed, imageSize = "image_size", vocabSize = "vocab_size", tokenizerCorpusSize = "tokenizer_corpus_size"
         case contextLength = "context_length", textHiddenSize = "text_hidden_size", textLayers = "text_layers"
@@ -146,6 +160,13 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         }
         // Configs are JSON, whose integers are kept exact as Int.
         try need(seed <= UInt64(Int.max), "seed", "\(seed) must be at most \(Int.max)")
+        // Guards before the arithmetic below (a modulo by zero or a shift past the word size traps).
+        try need(normNumGroups >= 1, "norm_num_groups", "\(normNumGroups) must be >= 1")
+        try need(attentionHeads >= 1, "attention_heads", "\(attentionHeads) must be >= 1")
+        try need(blockOutChannels.count <= ConfigLimits.blocks, "block_out_channels",
+                 "\(blockOutChannels.count) entries exceed the limit of \(ConfigLimits.blocks)")
+        try need(blockOutChannels.count <= 13, "block_out_channels",
+                 "\(blockOutChannels.count) blocks downsample by 2^\(blockOutChannels.count - 1); image_size allows at most 13")
         try need(imageSize >= 16 && imageSize % (1 << max(0, blockOutChannels.count - 1)) == 0, "image_size",
                  "\(imageSize) must be >= 16 and divisible by 2^(blocks-1)")
         try need(vocabSize >= 64, "vocab_size", "\(vocabSize) must be >= 64")

@@ -1,3 +1,4 @@
+import DataIO
 import T2ITraining
 import XCTest
 
@@ -35,5 +36,23 @@ final class T2IConfigRangeTests: XCTestCase {
         expect("beta_start") { $0.betaStart = 0 }
         expect("beta_start") { $0.betaEnd = $0.betaStart / 2 }
         expect("guidance_scale") { $0.guidanceScale = -1 }
+        // Values that used to trap the validation arithmetic itself (a modulo by zero, a shift past the word size).
+        expect("norm_num_groups") { $0.normNumGroups = 0 }
+        expect("attention_heads") { $0.attentionHeads = 0 }
+        expect("block_out_channels") { $0.blockOutChannels = Array(repeating: 32, count: 65) }
+        expect("block_out_channels") { $0.blockOutChannels = Array(repeating: 32, count: 20) }
+    }
+
+    /// Sizes from a file or `--set` are checked against `integerLimits` before the config is built.
+    func testHostileSizesFromOverridesAreRefusedNamingTheKey() throws {
+        for (key, value) in [("text_hidden_size", 1_000_000_000_000_000), ("norm_num_groups", 0), ("attention_heads", 0),
+                             ("num_train_timesteps", 1 << 40), ("vocab_size", -3), ("layers_per_block", 1 << 40)] {
+            XCTAssertThrowsError(try T2IConfig.decode(overrides: .object([key: .int(value)])), key) { e in
+                XCTAssertTrue("\(e)".contains("key '\(key)' = \(value) is outside"), "\(e)")
+            }
+        }
+        XCTAssertThrowsError(try T2IConfig.decode(overrides: .object(["block_out_channels": .array([.int(32), .int(1 << 40)])]))) { e in
+            XCTAssertTrue("\(e)".contains("key 'block_out_channels.1'"), "\(e)")
+        }
     }
 }

@@ -40,8 +40,10 @@ public final class DDIMScheduler: Scheduler {
     public func setTimesteps(_ numInferenceSteps: Int) throws {
         try checkSteps(numInferenceSteps, numTrain: config.numTrainTimesteps, scheduler: "DDIMScheduler")
         self.numInferenceSteps = numInferenceSteps
-        timesteps = descendingTimesteps(spacing: config.timestepSpacing, numTrain: config.numTrainTimesteps,
-                                        steps: numInferenceSteps, stepsOffset: config.stepsOffset).map(Float.init)
+        let ts = descendingTimesteps(spacing: config.timestepSpacing, numTrain: config.numTrainTimesteps,
+                                     steps: numInferenceSteps, stepsOffset: config.stepsOffset)
+        try checkTimestepRange(ts, numTrain: config.numTrainTimesteps, stepsOffset: config.stepsOffset)
+        timesteps = ts.map(Float.init)
     }
 
     /// The timestep a step from `t` lands on (`t - num_train_timesteps / num_inference_steps`).

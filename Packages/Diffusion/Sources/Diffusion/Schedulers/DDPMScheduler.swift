@@ -46,6 +46,7 @@ public final class DDPMScheduler: Scheduler {
         customTimesteps = false
         integerTimesteps = descendingTimesteps(spacing: config.timestepSpacing, numTrain: config.numTrainTimesteps,
                                                steps: numInferenceSteps, stepsOffset: config.stepsOffset)
+        try checkTimestepRange(integerTimesteps, numTrain: config.numTrainTimesteps, stepsOffset: config.stepsOffset)
         timesteps = integerTimesteps.map(Float.init)
     }
 

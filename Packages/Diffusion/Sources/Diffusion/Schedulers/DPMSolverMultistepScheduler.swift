@@ -88,6 +88,7 @@ public final class DPMSolverMultistepScheduler: Scheduler {
         case .leading:
             let ratio = lastTimestep / (n + 1)
             ts = (0...n).reversed().dropLast().map { $0 * ratio + config.stepsOffset }
+            try checkTimestepRange(ts, numTrain: T, stepsOffset: config.stepsOffset)
         case .trailing:
             let ratio = Double(T) / Double(n)
             ts = NumPy.arange(Double(lastTimestep), 0, -ratio).map { Int(NumPy.round($0)) - 1 }

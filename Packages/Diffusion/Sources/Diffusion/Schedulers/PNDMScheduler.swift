@@ -64,6 +64,7 @@ public final class PNDMScheduler: Scheduler {
         case .leading:
             let ratio = T / n
             base = (0..<n).map { $0 * ratio + config.stepsOffset }
+            try checkTimestepRange(base, numTrain: T, stepsOffset: config.stepsOffset)
         case .trailing:
             let ratio = Double(T) / Double(n)
             base = NumPy.arange(Double(T), 0, -ratio).reversed().map { Int(NumPy.round($0)) - 1 }

@@ -103,6 +103,15 @@ func descendingTimesteps(spacing: TimestepSpacing, numTrain: Int, steps n: Int, 
     }
 }
 
+/// Checks that laid-out inference timesteps index the training schedule (`steps_offset` can push "leading"
+/// timesteps past T - 1, where diffusers fails with an index error).
+func checkTimestepRange(_ ts: [Int], numTrain: Int, stepsOffset: Int) throws {
+    if let bad = ts.first(where: { $0 < 0 || $0 >= numTrain }) {
+        throw SchedulerError.invalidValue(key: "steps_offset", value: "\(stepsOffset)",
+                                          expected: "timesteps inside 0..<\(numTrain) (this one lays out timestep \(bad))")
+    }
+}
+
 /// Checks the number of inference steps against the training range.
 func checkSteps(_ n: Int, numTrain: Int, scheduler: String) throws {
     guard n >= 1, n <= numTrain else {

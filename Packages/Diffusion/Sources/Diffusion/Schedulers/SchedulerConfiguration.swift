@@ -150,15 +150,15 @@ public struct SchedulerConfiguration: Equatable, Sendable {
     /// Parses `scheduler_config.json` bytes.
     public init(data: Data, className: String? = nil) throws {
         let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch { throw SchedulerError.invalidJSON("\(error)") }
+        do { json = try JSONValue.parse(data, maxDepth: JSONValue.maxConfigDepth) } catch { throw SchedulerError.invalidJSON("\(error)") }
         try self.init(json: json, className: className)
     }
 
     /// Reads a `scheduler_config.json` file.
     public init(contentsOf url: URL, className: String? = nil) throws {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw SchedulerError.invalidJSON("cannot read \(url.lastPathComponent): \(error.localizedDescription)")
+        do { data = try FileBytes.readSmallFile(url) } catch {   // files over FileBytes.maxConfigFileSize are refused unread
+            throw SchedulerError.invalidJSON("cannot read \(url.path): \(error)")
         }
         try self.init(data: data, className: className)
     }
@@ -253,9 +253,16 @@ public struct SchedulerConfiguration: Equatable, Sendable {
                 varianceType = try Self.option(x, "variance_type")
             }
         }
-        if numTrainTimesteps < 1 {
+        if numTrainTimesteps < 1 || numTrainTimesteps > ConfigLimits.timesteps {
             throw SchedulerError.invalidValue(key: "num_train_timesteps", value: "\(numTrainTimesteps)",
-                                              expected: "a positive integer")
+                                              expected: "an integer in 1...\(ConfigLimits.timesteps)")
+        }
+        if stepsOffset < 0 || stepsOffset >= numTrainTimesteps {
+            throw SchedulerError.invalidValue(key: "steps_offset", value: "\(stepsOffset)",
+                                              expected: "an integer in 0..<num_train_timesteps (\(numTrainTimesteps))")
+        }
+        if !(1...3).contains(solverOrder) {
+            throw SchedulerError.invalidValue(key: "solver_order", value: "\(solverOrder)", expected: "1, 2 or 3")
         }
         if let b = trainedBetas, b.count != numTrainTimesteps {
             throw SchedulerError.invalidValue(key: "trained_betas", value: "\(b.count) values",

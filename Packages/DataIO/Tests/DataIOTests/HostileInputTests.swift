@@ -18,12 +18,7 @@ private struct SizedConfig: RunConfig, Equatable {
 final class HostileInputTests: XCTestCase {
     /// A safetensors file from a header text and `dataBytes` bytes; `declaredLength` overrides the length prefix.
     func safetensors(_ header: String, dataBytes: Int = 0, declaredLength: UInt64? = nil) -> Data {
-        var d = Data()
-        var n = (declaredLength ?? UInt64(header.utf8.count)).littleEndian
-        d.append(Data(bytes: &n, count: 8))
-        d.append(contentsOf: Array(header.utf8))
-        d.append(Data(repeating: 0, count: dataBytes))
-        return d
+        safetensorsBytes(header, dataBytes: dataBytes, declaredLength: declaredLength)
     }
 
     func nested(_ depth: Int, inner: String = "1") -> String {

@@ -7,12 +7,7 @@ import XCTest
 final class SafetensorsValidationTests: XCTestCase {
     /// A file from a header text and `dataBytes` bytes of data; `declaredLength` overrides the length prefix.
     func file(_ header: String, dataBytes: Int, declaredLength: UInt64? = nil) -> Data {
-        var d = Data()
-        var n = (declaredLength ?? UInt64(header.utf8.count)).littleEndian
-        d.append(Data(bytes: &n, count: 8))
-        d.append(contentsOf: Array(header.utf8))
-        d.append(Data(repeating: 0x3F, count: dataBytes))
-        return d
+        safetensorsBytes(header, dataBytes: dataBytes, fill: 0x3F, declaredLength: declaredLength)
     }
 
     func check(_ kind: DataIOError.Kind, item: String?, _ data: Data, _ what: String, line: UInt = #line) {

@@ -36,3 +36,13 @@ func assertDataIOError<T>(_ kind: DataIOError.Kind, file: String, item: String? 
 
 /// Bit-level equality that treats NaN == NaN.
 func sameFloat(_ a: Float, _ b: Float) -> Bool { a.isNaN ? b.isNaN : a.bitPattern == b.bitPattern }
+
+/// A safetensors file from a header text and `dataBytes` bytes of `fill`; `declaredLength` overrides the length prefix.
+func safetensorsBytes(_ header: String, dataBytes: Int = 0, fill: UInt8 = 0, declaredLength: UInt64? = nil) -> Data {
+    var d = Data()
+    var n = (declaredLength ?? UInt64(header.utf8.count)).littleEndian
+    d.append(Data(bytes: &n, count: 8))
+    d.append(contentsOf: Array(header.utf8))
+    d.append(Data(repeating: fill, count: dataBytes))
+    return d
+}

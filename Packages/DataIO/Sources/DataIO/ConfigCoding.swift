@@ -30,8 +30,8 @@ public enum OneOrMany<T: Codable & Equatable & Sendable>: Codable, Equatable, Se
 /// Upper bounds on each size a model config may ask for, far above any released model (SDXL's U-Net, CLIP ViT-bigG),
 /// so that no single field can overflow a shape product. A config beyond one fails to decode with a `limitExceeded`
 /// error naming the key (`hidden_size: 1e15`, `num_hidden_layers: 1099511627776`). Fields within their limits can
-/// still multiply to more parameters than memory holds: a model built from a hostile config is not yet checked
-/// against its weights file before its parameters are allocated.
+/// still multiply past memory; the model loaders bound that product by the weights file
+/// (`SafetensorsFile.elementBudget(strict:)`, `ParameterStore(initialization:elementBudget:)`).
 public enum ConfigLimits {
     /// Channels, hidden sizes, attention heads and head sizes, group counts.
     public static let dimension = 1 << 18

@@ -35,6 +35,16 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var metadata: [String: String] { header.metadata ?? [:] }
     /// Tensor names, sorted.
     public var tensorNames: [String] { header.tensors.keys.sorted() }
+
+    /// Elements of all tensors together (each validated against its bytes, so at most 8 per file byte): the most
+    /// parameters a strict load from this file can fill, the budget a loader builds its model within.
+    public var totalElements: Int { header.tensors.values.reduce(0) { $0 + $1.elementCount } }
+
+    /// The parameter elements a loader may allocate before it reads this file in a strict load (every parameter
+    /// must come from the file): twice `totalElements` plus 2^24 (64 MB of Float32), so an ordinary mismatch still
+    /// reaches the load's detailed report of missing and mis-shaped keys while a hostile config asking for
+    /// terabytes is refused unallocated. None for a non-strict load.
+    public func elementBudget(strict: Bool) -> Int? { strict ? 2 * totalElements + (1 << 24) : nil }
     public func contains(_ name: String) -> Bool { header.tensors[name] != nil }
 
     /// The header entry of `name`.

@@ -143,3 +143,22 @@ final class ComponentConfigTests: XCTestCase {
         }
     }
 }
+
+/// A U-Net config whose sizes are each within limits but multiply past the weights file is refused before its
+/// parameters are allocated (strict loads only: every parameter must come from the file).
+final class UNetConfigBudgetTests: XCTestCase {
+    func testConfigAskingForMoreParametersThanTheFileHoldsIsRefusedUnallocated() throws {
+        let source = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("tiny-sd1-unet")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unet-budget-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: source, to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configURL = dir.appendingPathComponent("config.json")
+        guard case var .object(o) = try JSONValue.parse(Data(contentsOf: configURL)) else { return XCTFail("config not an object") }
+        o["block_out_channels"] = .array([.int(32 << 12), .int(64 << 12)])   // 1000x the channels: ~10^13 elements
+        try Data(JSONValue.object(o).serialized().utf8).write(to: configURL)
+        XCTAssertThrowsError(try UNet2DConditionModel.load(from: ComponentFolder(dir))) { e in
+            XCTAssertTrue("\(e)".contains("parameter elements") && "\(e)".contains("config.json"), "\(e)")
+        }
+        XCTAssertNoThrow(try UNet2DConditionModel.load(from: ComponentFolder(source)))
+    }
+}

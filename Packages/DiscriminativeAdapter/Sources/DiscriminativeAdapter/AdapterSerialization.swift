@@ -22,8 +22,13 @@ extension DiscriminativeAdapter {
     /// every offending key; an unknown config key throws too.
     public static func load(from folder: ComponentFolder, strict: Bool = true) throws -> DiscriminativeAdapter {
         let config = try folder.config(AdapterConfig.self)
-        let adapter = try DiscriminativeAdapter(config: config, store: ParameterStore(initialization: .uninitialized))
         let file = try folder.weights()
+        let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
+        let adapter = try DiscriminativeAdapter(config: config, store: store)
+        if let (name, shape, elements) = store.budgetExceeded {   // refused before the excess is allocated
+            throw AdapterError.config("\(folder.configURL.path): the config asks for at least \(elements) parameter "
+                                             + "elements (\(name) \(shape)), more than the \(file.totalElements) in the weights file")
+        }
         var dict: [String: Tensor] = [:]
         for name in file.tensorNames { dict[name] = try file.tensor(name) }
         do {

@@ -48,13 +48,25 @@ public final class ParameterStore {
     public init<G: RandomNumberGenerator>(generator: G) {
         self.generator = generator
         self.initialization = .random
+        self.elementBudget = nil
     }
 
-    /// A store for models that will be filled by a state-dict load (no random numbers are drawn).
-    public init(initialization: Initialization) {
+    /// A store for models that will be filled by a state-dict load (no random numbers are drawn). `elementBudget`
+    /// (uninitialized stores only): the most parameter elements to allocate, e.g. the element count of the weights
+    /// file a strict load will fill them from. Past it, parameters get an unallocated placeholder of their shape and
+    /// `budgetExceeded` names the first one, so a loader refuses a hostile config before it allocates for it.
+    public init(initialization: Initialization, elementBudget: Int? = nil) {
         self.generator = SystemRandomNumberGenerator()
         self.initialization = initialization
+        self.elementBudget = elementBudget
     }
+
+    /// The parameter-element cap of an uninitialized store (nil: none); see `init(initialization:elementBudget:)`.
+    public let elementBudget: Int?
+    /// Parameter elements registered so far (saturating).
+    public private(set) var registeredElements = 0
+    /// The first parameter that went past `elementBudget`, with the elements asked for by then (nil: within budget).
+    public private(set) var budgetExceeded: (name: String, shape: [Int], elements: Int)?
 
     /// The root builder (empty path).
     public var root: VarBuilder { VarBuilder(store: self) }
@@ -71,7 +83,16 @@ public final class ParameterStore {
         if case .value = initializer { isGiven = true }
         if initialization == .uninitialized && kind == .parameter && !isGiven {
             // Model parameters wait for a state-dict load; adapters and buffers are always filled.
-            value = Tensor(uninitializedShape: shape)
+            var n = 1, overflow = false
+            for d in shape where !overflow { (n, overflow) = n.multipliedReportingOverflow(by: Swift.max(d, 0)) }
+            let (total, over) = registeredElements.addingReportingOverflow(n)
+            registeredElements = overflow || over ? Int.max : total
+            if let budget = elementBudget, registeredElements > budget {
+                if budgetExceeded == nil { budgetExceeded = (name, shape, registeredElements) }
+                value = Tensor(scalar: 0).expanded(to: shape)   // a view of one element: nothing allocated
+            } else {
+                value = Tensor(uninitializedShape: shape)
+            }
             uninitializedNames.insert(name)
         } else {
             value = initializer.makeTensor(shape: shape, generator: &generator)

@@ -20,7 +20,13 @@ extension CLIPTextModel {
         let file = try folder.weights(variant: variant)
         let withProjection = (config.architectures ?? []).contains("CLIPTextModelWithProjection")
             || file.contains("text_projection.weight")
-        try self.init(config: config, vb: ParameterStore(initialization: .uninitialized).root, withProjection: withProjection)
+        let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
+        try self.init(config: config, vb: store.root, withProjection: withProjection)
+        // A config asking for more parameters than the file holds is refused before they are allocated.
+        if let (name, shape, elements) = store.budgetExceeded {
+            throw TextEncoderError.invalidConfig("\(folder.configURL.path): the config asks for at least \(elements) parameter "
+                                                 + "elements (\(name) \(shape)), more than the \(file.totalElements) in \(file.name)")
+        }
         try loadWeights(from: file, strict: strict)
     }
 

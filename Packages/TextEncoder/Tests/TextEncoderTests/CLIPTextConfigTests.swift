@@ -80,3 +80,27 @@ final class CLIPTextConfigTests: XCTestCase {
         }
     }
 }
+
+/// A config whose fields are each within limits but multiply past memory (2^22 x 2^18 embedding = 4 TiB) is refused
+/// before its parameters are allocated: a strict load needs every parameter in the file, whose size bounds them.
+final class CLIPConfigBudgetTests: XCTestCase {
+    func testConfigAskingForMoreParametersThanTheFileHoldsIsRefusedUnallocated() throws {
+        let source = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("quick")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clip-budget-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: source, to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configURL = dir.appendingPathComponent("config.json")
+        guard case var .object(o) = try JSONValue.parse(Data(contentsOf: configURL)) else { return XCTFail("config not an object") }
+        o["vocab_size"] = .int(1 << 22)
+        o["hidden_size"] = .int(1 << 18)
+        o["num_attention_heads"] = .int(1 << 10)
+        try Data(JSONValue.object(o).serialized().utf8).write(to: configURL)
+        XCTAssertThrowsError(try CLIPTextModel(folder: dir)) { e in
+            XCTAssertTrue("\(e)".contains("parameter elements") && "\(e)".contains("config.json"), "\(e)")
+        }
+        // The unchanged folder loads (the budget is the file's own element count).
+        try FileManager.default.removeItem(at: configURL)
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: configURL)
+        XCTAssertNoThrow(try CLIPTextModel(folder: dir))
+    }
+}

@@ -55,3 +55,12 @@ enum ComponentWeights {
         }
     }
 }
+
+/// Refuses a model whose config asked for more parameter elements than its weights file holds (checked before the
+/// placeholders past the budget are ever allocated): a strict load could not fill them anyway.
+func checkBudget(_ store: ParameterStore, config: String, weights: SafetensorsFile) throws {
+    guard let (name, shape, elements) = store.budgetExceeded else { return }
+    throw ModelComponentError(.config, component: name, file: config,
+                              "the config asks for at least \(elements) parameter elements (\(name) \(shape)), more than the "
+                              + "\(weights.totalElements) in \(weights.name)")
+}

@@ -130,12 +130,15 @@ public final class UNet2DConditionModel: Module, Denoiser {
     public static func load(from component: ComponentFolder, variant: String? = nil, strict: Bool = true) throws -> UNet2DConditionModel {
         let config = try component.config(UNet2DConditionConfig.self)
         let model: UNet2DConditionModel
+        let file = try component.weights(variant: variant)
+        let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
         do {
-            model = try UNet2DConditionModel(config: config, store: ParameterStore(initialization: .uninitialized))
+            model = try UNet2DConditionModel(config: config, store: store)
         } catch let e as ModelComponentError {
             throw ModelComponentError(e.kind, component: e.component, file: component.configURL.path, e.message)
         }
-        try model.loadWeights(try component.weights(variant: variant), strict: strict)
+        try checkBudget(store, config: component.configURL.path, weights: file)
+        try model.loadWeights(file, strict: strict)
         return model
     }
 

@@ -68,12 +68,15 @@ public final class AutoencoderKL: Module, Autoencoder {
     public static func load(from component: ComponentFolder, variant: String? = nil, strict: Bool = true) throws -> AutoencoderKL {
         let config = try component.config(AutoencoderKLConfig.self)
         let model: AutoencoderKL
+        let file = try component.weights(variant: variant)
+        let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
         do {
-            model = try AutoencoderKL(config: config, store: ParameterStore(initialization: .uninitialized))
+            model = try AutoencoderKL(config: config, store: store)
         } catch let e as ModelComponentError {
             throw ModelComponentError(e.kind, component: e.component, file: component.configURL.path, e.message)
         }
-        try model.loadWeights(try component.weights(variant: variant), strict: strict)
+        try checkBudget(store, config: component.configURL.path, weights: file)
+        try model.loadWeights(file, strict: strict)
         return model
     }
 

@@ -131,6 +131,7 @@ final class SafetensorsDTypeTests: XCTestCase {
         assertDataIOError(.sizeMismatch, file: "f4-odd", item: "w") { try SafetensorsFile(data: file("F4", [3], 2), name: "f4-odd") }
         assertDataIOError(.sizeMismatch, file: "f4-size", item: "w") { try SafetensorsFile(data: file("F4", [4], 4), name: "f4-size") }
         let f4 = try SafetensorsFile(data: file("F4", [1, 2], 1), name: "f4")
+        // Bitwise by construction: F4 values come from one fixed table, with no arithmetic.
         XCTAssertEqual(try f4.tensor("w").scalars, [HalfPrecision.float4E2M1ToFloat(0x5), HalfPrecision.float4E2M1ToFloat(0xA)])
     }
 
@@ -143,6 +144,7 @@ final class SafetensorsDTypeTests: XCTestCase {
         try w.add("u16", integers: [0, 65535], shape: [2], as: .U16)
         try w.add("u64", integers: [Int.max, 0], shape: [2], as: .U64)
         let f = try SafetensorsFile(data: try w.encoded(), name: "ints")
+        // Bitwise by construction: an integer-to-Float conversion is one correctly rounded IEEE operation.
         XCTAssertEqual(try f.tensor("i64").scalars, [-0x1p63, 0x1p63, 0x1p60 + 0x1p37, 0x1p24, 0x1p24 + 4, -0x1p24])
         XCTAssertEqual(try f.tensor("u32").scalars, [0x1p32, 0x1p24])
         XCTAssertEqual(try f.tensor("u64").scalars, [0x1p63, 0])

@@ -25,9 +25,8 @@ extension DiscriminativeAdapter {
         let file = try folder.weights()
         let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
         let adapter = try DiscriminativeAdapter(config: config, store: store)
-        if let (name, shape, elements) = store.budgetExceeded {   // refused before the excess is allocated
-            throw AdapterError.config("\(folder.configURL.path): the config asks for at least \(elements) parameter "
-                                             + "elements (\(name) \(shape)), more than the \(file.totalElements) in the weights file")
+        if let message = store.budgetMessage(config: folder.configURL.path, weights: file.name, weightsElements: file.totalElements) {
+            throw AdapterError.config(message)   // refused before the excess is allocated
         }
         var dict: [String: Tensor] = [:]
         for name in file.tensorNames { dict[name] = try file.tensor(name) }

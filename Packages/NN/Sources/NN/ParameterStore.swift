@@ -68,6 +68,14 @@ public final class ParameterStore {
     /// The first parameter that went past `elementBudget`, with the elements asked for by then (nil: within budget).
     public private(set) var budgetExceeded: (name: String, shape: [Int], elements: Int)?
 
+    /// Why a loader must refuse this store's config, for its error (nil: within budget): names `config`, the first
+    /// parameter past the budget and the element counts against `weights`' (`weightsElements`).
+    public func budgetMessage(config: String, weights: String, weightsElements: Int) -> String? {
+        guard let (name, shape, elements) = budgetExceeded else { return nil }
+        return "\(config): the config asks for at least \(elements) parameter elements (\(name) \(shape)), far more than "
+            + "the \(weightsElements) in \(weights)"
+    }
+
     /// The root builder (empty path).
     public var root: VarBuilder { VarBuilder(store: self) }
 

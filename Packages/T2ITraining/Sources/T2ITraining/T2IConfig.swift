@@ -163,8 +163,6 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
         // Guards before the arithmetic below (a modulo by zero or a shift past the word size traps).
         try need(normNumGroups >= 1, "norm_num_groups", "\(normNumGroups) must be >= 1")
         try need(attentionHeads >= 1, "attention_heads", "\(attentionHeads) must be >= 1")
-        try need(blockOutChannels.count <= ConfigLimits.blocks, "block_out_channels",
-                 "\(blockOutChannels.count) entries exceed the limit of \(ConfigLimits.blocks)")
         try need(blockOutChannels.count <= 13, "block_out_channels",
                  "\(blockOutChannels.count) blocks downsample by 2^\(blockOutChannels.count - 1); image_size allows at most 13")
         try need(imageSize >= 16 && imageSize % (1 << max(0, blockOutChannels.count - 1)) == 0, "image_size",

@@ -23,9 +23,8 @@ extension CLIPTextModel {
         let store = ParameterStore(initialization: .uninitialized, elementBudget: file.elementBudget(strict: strict))
         try self.init(config: config, vb: store.root, withProjection: withProjection)
         // A config asking for more parameters than the file holds is refused before they are allocated.
-        if let (name, shape, elements) = store.budgetExceeded {
-            throw TextEncoderError.invalidConfig("\(folder.configURL.path): the config asks for at least \(elements) parameter "
-                                                 + "elements (\(name) \(shape)), more than the \(file.totalElements) in \(file.name)")
+        if let message = store.budgetMessage(config: folder.configURL.path, weights: file.name, weightsElements: file.totalElements) {
+            throw TextEncoderError.invalidConfig(message)
         }
         try loadWeights(from: file, strict: strict)
     }

@@ -59,8 +59,7 @@ enum ComponentWeights {
 /// Refuses a model whose config asked for more parameter elements than its weights file holds (checked before the
 /// placeholders past the budget are ever allocated): a strict load could not fill them anyway.
 func checkBudget(_ store: ParameterStore, config: String, weights: SafetensorsFile) throws {
-    guard let (name, shape, elements) = store.budgetExceeded else { return }
-    throw ModelComponentError(.config, component: name, file: config,
-                              "the config asks for at least \(elements) parameter elements (\(name) \(shape)), more than the "
-                              + "\(weights.totalElements) in \(weights.name)")
+    guard let name = store.budgetExceeded?.name,
+          let message = store.budgetMessage(config: config, weights: weights.name, weightsElements: weights.totalElements) else { return }
+    throw ModelComponentError(.config, component: name, file: config, message)
 }

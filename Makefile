@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SYSTEM_PACKAGES := libopenblas-dev libpng-dev zlib1g-dev pkg-config
 VENV := Tools/reference/.venv
 
-.PHONY: test deps demo build bench reference-env fixtures clean reproduce fuzz
+.PHONY: test deps demo build reference-env clean reproduce fuzz
 
 ## Install the system libraries the packages link against, when missing (needs root or sudo).
 deps:

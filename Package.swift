@@ -16,15 +16,21 @@ let package = Package(
         .package(path: "Packages/T2ITraining"),
         .package(path: "Packages/DiscriminativeAdapter"),
         .package(path: "Packages/AdapterTraining"),
+        .package(path: "Packages/Evaluation"),
         .package(path: "Packages/SelfCorrection"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // Range checks of option values shared by the tools (NaN, infinities, out-of-range integers).
+        // What the tools share: range checks of option values (NaN, infinities, out-of-range integers), --set and
+        // --config, model-folder discovery and sampling defaults, and the LoRA / self-correction variant options.
         .target(
             name: "ToolSupport",
             dependencies: [
                 .product(name: "DataIO", package: "DataIO"),
+                .product(name: "Diffusion", package: "Diffusion"),
+                .product(name: "Pipeline", package: "Pipeline"),
+                .product(name: "SelfCorrection", package: "SelfCorrection"),
+                .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/ToolSupport"
@@ -42,6 +48,7 @@ let package = Package(
                 .product(name: "T2ITraining", package: "T2ITraining"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Demo"
         ),
@@ -66,7 +73,6 @@ let package = Package(
                 "ToolSupport",
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "Diffusion", package: "Diffusion"),
-                .product(name: "AdapterTraining", package: "AdapterTraining"),
                 .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -87,6 +93,8 @@ let package = Package(
             dependencies: [
                 "ToolSupport",
                 .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "Evaluation", package: "Evaluation"),
+                .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,6 +117,7 @@ let package = Package(
             dependencies: [
                 "ToolSupport",
                 .product(name: "AdapterTraining", package: "AdapterTraining"),
+                .product(name: "Evaluation", package: "Evaluation"),
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "DiscriminativeAdapter", package: "DiscriminativeAdapter"),
@@ -121,7 +130,10 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "ToolSupport",
                 .product(name: "T2ITraining", package: "T2ITraining"),
+                .product(name: "TinyModels", package: "AdapterTraining"),
+                .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "Diffusion", package: "Diffusion"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),

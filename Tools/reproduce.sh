@@ -44,8 +44,8 @@ if [ "${RETRAIN:-0}" = 1 ]; then
 fi
 
 # Stage 1: the probe on the first cross-attention up block, and the control on a random U-Net.
-$BIN/train-adapter --stage probe --model "$MODEL" --out $RUNS/probe --adapter-out none --resume "${PROBE_SET[@]}"
-$BIN/train-adapter --stage probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${PROBE_SET[@]}"
+$BIN/train-adapter probe --model "$MODEL" --out $RUNS/probe --adapter-out none --resume "${PROBE_SET[@]}"
+$BIN/train-adapter probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${PROBE_SET[@]}"
 $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe/adapter --adapter $RUNS/probe-control/adapter \
   --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative.md"
 if [ "$SWEEP" = 1 ]; then
@@ -54,7 +54,7 @@ if [ "$SWEEP" = 1 ]; then
 fi
 
 # Stage 2: LoRA + adapter with ITM + REC + denoising MSE, starting from the stage-1 adapter.
-$BIN/train-adapter --stage tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune --resume "${TUNE_SET[@]}"
+$BIN/train-adapter tune --model "$MODEL" --adapter $RUNS/probe/adapter --out $RUNS/tune --resume "${TUNE_SET[@]}"
 $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune/adapter --lora $RUNS/tune/unet_lora \
   --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-stage2.md"
 
@@ -79,7 +79,7 @@ gen_both() {  # variant, then evaluate-generation flags
 }
 tune_ablation() {  # name, stage-1 adapter, then train-adapter settings; trains, evaluates discriminatively, generates
   local name=$1 adapter=$2; shift 2
-  $BIN/train-adapter --stage tune --model "$MODEL" --adapter "$adapter" --out $RUNS/tune-$name --resume "$@" "${TUNE_SET[@]}"
+  $BIN/train-adapter tune --model "$MODEL" --adapter "$adapter" --out $RUNS/tune-$name --resume "$@" "${TUNE_SET[@]}"
   $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/tune-$name/adapter --lora $RUNS/tune-$name/unet_lora \
     --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-$name.md"
   gen_both dpt-$name --lora $RUNS/tune-$name/unet_lora
@@ -101,7 +101,7 @@ fi
 if ablation rank; then tune_ablation r$ABLATION_RANK $RUNS/probe/adapter --set lora_rank=$ABLATION_RANK; fi
 if ablation tap; then
   # Another tap block: stage 1 and stage 2 on it.
-  $BIN/train-adapter --stage probe --model "$MODEL" --taps "$ABLATION_TAP" --out $RUNS/probe-$ABLATION_TAP --adapter-out none --resume "${PROBE_SET[@]}"
+  $BIN/train-adapter probe --model "$MODEL" --taps "$ABLATION_TAP" --out $RUNS/probe-$ABLATION_TAP --adapter-out none --resume "${PROBE_SET[@]}"
   tune_ablation $ABLATION_TAP $RUNS/probe-$ABLATION_TAP/adapter
   $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe-$ABLATION_TAP/adapter \
     --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative-probe-$ABLATION_TAP.md"

@@ -41,7 +41,7 @@ run() {  # $1 = label, rest = command
 # The name of one XCTestCase class under a tests folder (to recognise that package's own run).
 first_test_class() { grep -rhoE "class [A-Za-z0-9_]+: XCTestCase" "$1" 2>/dev/null | head -1 | sed -E 's/class ([A-Za-z0-9_]+):.*/\1/'; }
 # Dependency order: low packages first, so later ones reuse their build products.
-order="Tensor Tokenizer DataIO Autodiff NN TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining AdapterTraining"
+order="Tensor Tokenizer DataIO Autodiff NN RunLoop TextEncoder Diffusion ShapesWorld DiscriminativeAdapter SelfCorrection Pipeline T2ITraining AdapterTraining Evaluation"
 pkgs=""; for n in $order; do [ -d "Packages/$n" ] && pkgs="$pkgs Packages/$n/"; done
 for pkg in Packages/*/; do case " $pkgs " in *" $pkg "*) ;; *) pkgs="$pkgs $pkg";; esac; done
 for pkg in $pkgs; do
@@ -61,6 +61,9 @@ else
     total_fail=$((total_fail + 1)); failed_pkgs+=("tools (root package build)")
   fi
 fi
+# The package map in Docs/ARCHITECTURE.md is drawn from the manifests; it must match them.
+echo "=== architecture: Tools/architecture.sh --check"
+if bash Tools/architecture.sh --check; then total_pass=$((total_pass + 1)); else total_fail=$((total_fail + 1)); failed_pkgs+=("architecture map"); fi
 [ ${#failed_pkgs[@]} -gt 0 ] && echo "failing: ${failed_pkgs[*]}"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]

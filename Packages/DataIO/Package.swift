@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DataIO", targets: ["DataIO"]),
-        .executable(name: "dataio-bench", targets: ["dataio-bench"]),
+        .executable(name: "bench-dataio", targets: ["bench-dataio"]),
     ],
     dependencies: [
         .package(path: "../Tensor"),
@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["CPNG", "CPNGDecode", .product(name: "Tensor", package: "Tensor")]
         ),
         .executableTarget(
-            name: "dataio-bench",
+            name: "bench-dataio",
             dependencies: ["DataIO", .product(name: "Tensor", package: "Tensor")]
         ),
         .testTarget(

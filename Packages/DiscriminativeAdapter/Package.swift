@@ -13,7 +13,6 @@ let package = Package(
         .package(path: "../NN"),
         .package(path: "../DataIO"),
         .package(path: "../Diffusion"),
-        .package(path: "../ShapesWorld"),
     ],
     targets: [
         .target(name: "DiscriminativeAdapter", dependencies: [
@@ -22,7 +21,6 @@ let package = Package(
             .product(name: "NN", package: "NN"),
             .product(name: "DataIO", package: "DataIO"),
             .product(name: "Diffusion", package: "Diffusion"),
-            .product(name: "ShapesWorld", package: "ShapesWorld"),
         ]),
         .testTarget(name: "DiscriminativeAdapterTests", dependencies: [
             "DiscriminativeAdapter",
@@ -31,7 +29,6 @@ let package = Package(
             .product(name: "NN", package: "NN"),
             .product(name: "DataIO", package: "DataIO"),
             .product(name: "Diffusion", package: "Diffusion"),
-            .product(name: "ShapesWorld", package: "ShapesWorld"),
         ], resources: [.copy("Fixtures")]),
     ]
 )

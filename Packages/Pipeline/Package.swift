@@ -16,6 +16,7 @@ let package = Package(
         .package(path: "../Tokenizer"),
         .package(path: "../TextEncoder"),
         .package(path: "../Diffusion"),
+        // Tests only: the self-correction hook from its own package proves the step-hook seam on a real folder.
         .package(path: "../SelfCorrection"),
     ],
     targets: [
@@ -26,7 +27,6 @@ let package = Package(
             .product(name: "Tokenizer", package: "Tokenizer"),
             .product(name: "TextEncoder", package: "TextEncoder"),
             .product(name: "Diffusion", package: "Diffusion"),
-            .product(name: "SelfCorrection", package: "SelfCorrection"),
         ]),
         .executableTarget(name: "bench-diffusion", dependencies: [
             .product(name: "Tensor", package: "Tensor"),

@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ShapesWorld", targets: ["ShapesWorld"]),
-        .executable(name: "shapesworld-bench", targets: ["shapesworld-bench"]),
+        .executable(name: "bench-shapesworld", targets: ["bench-shapesworld"]),
     ],
     dependencies: [
         .package(path: "../Tensor"),
@@ -17,7 +17,7 @@ let package = Package(
             dependencies: [.product(name: "Tensor", package: "Tensor")],
             resources: [.copy("Resources")]
         ),
-        .executableTarget(name: "shapesworld-bench", dependencies: ["ShapesWorld"]),
+        .executableTarget(name: "bench-shapesworld", dependencies: ["ShapesWorld"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", .product(name: "Tensor", package: "Tensor")]),
     ]
 )

@@ -6,16 +6,18 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "T2ITraining", targets: ["T2ITraining"]),
-        .executable(name: "t2i-bench", targets: ["t2i-bench"]),
+        .executable(name: "bench-t2i", targets: ["bench-t2i"]),
     ],
     dependencies: [
         .package(path: "../Tensor"),
         .package(path: "../Autodiff"),
         .package(path: "../NN"),
         .package(path: "../DataIO"),
+        .package(path: "../RunLoop"),
         .package(path: "../Tokenizer"),
         .package(path: "../TextEncoder"),
         .package(path: "../Diffusion"),
+        .package(path: "../Pipeline"),
         .package(path: "../ShapesWorld"),
     ],
     targets: [
@@ -24,12 +26,14 @@ let package = Package(
             .product(name: "Autodiff", package: "Autodiff"),
             .product(name: "NN", package: "NN"),
             .product(name: "DataIO", package: "DataIO"),
+            .product(name: "RunLoop", package: "RunLoop"),
             .product(name: "Tokenizer", package: "Tokenizer"),
             .product(name: "TextEncoder", package: "TextEncoder"),
             .product(name: "Diffusion", package: "Diffusion"),
+            .product(name: "Pipeline", package: "Pipeline"),
             .product(name: "ShapesWorld", package: "ShapesWorld"),
         ]),
-        .executableTarget(name: "t2i-bench", dependencies: [
+        .executableTarget(name: "bench-t2i", dependencies: [
             "T2ITraining",
             .product(name: "Tensor", package: "Tensor"),
             .product(name: "Autodiff", package: "Autodiff"),

@@ -32,14 +32,14 @@ final class BundledModelTests: XCTestCase {
     func testLoadsAndSamplesDeterministically() throws {
         let model = try T2IModel.load(from: folder)
         let prompts = ["a red circle", "a blue square left of a green triangle"]
-        let a = try T2ISampler.sample(model: model, prompts: prompts, seeds: [0, 1], steps: 5, guidanceScale: 3, imageSize: 32)
-        let b = try T2ISampler.sample(model: model, prompts: prompts, seeds: [0, 1], steps: 5, guidanceScale: 3, imageSize: 32)
+        let a = try model.sample(prompts: prompts, seeds: [0, 1], steps: 5, guidanceScale: 3, imageSize: 32)
+        let b = try model.sample(prompts: prompts, seeds: [0, 1], steps: 5, guidanceScale: 3, imageSize: 32)
         XCTAssertEqual(a.shape, [2, 3, 32, 32])
         XCTAssertEqual(a.scalars, b.scalars)
         XCTAssertTrue(a.scalars.allSatisfy { $0.isFinite && abs($0) <= 1 })
         // An image depends on its prompt and seed, not on the batch it was drawn in (up to float rounding of
         // differently blocked GEMMs, amplified over the steps: below one 8-bit level, 2/255 in [-1, 1]).
-        let single = try T2ISampler.sample(model: model, prompts: [prompts[1]], seeds: [1], steps: 5, guidanceScale: 3, imageSize: 32)
+        let single = try model.sample(prompts: [prompts[1]], seeds: [1], steps: 5, guidanceScale: 3, imageSize: 32)
         XCTAssertLessThan((single - a.selecting(axis: 0, index: 1).unsqueezed(0)).abs().max().item(), 2 / 255)
     }
 }

@@ -173,32 +173,44 @@ final class ToolArgumentTests: XCTestCase {
     }
 
     func testTrainAdapterRejectsNonFiniteAndOutOfRangeValues() throws {
-        try expectRejected("train-adapter", base: ["--print-config", "--model", missingModel], [
+        // Options of both stages, checked under either subcommand.
+        for stage in ["probe", "tune"] {
+            try expectRejected("train-adapter", base: [stage, "--print-config", "--model", missingModel], [
+                (["--learning-rate", "inf"], ["--learning-rate", "inf"]),
+                (["--weight-decay", "nan"], ["--weight-decay", "nan"]),
+                (["--grad-clip=-inf"], ["--grad-clip", "-inf"]),
+                (["--set", "weight_decay=nan"], ["weight_decay", "nan"]),
+                (["--set", "adam_beta1=-Infinity"], ["adam_beta1", "-Infinity"]),
+                (["--steps", "0"], ["--steps", "0"]),
+                (["--batch-size", "0"], ["--batch-size", "0"]),
+                (["--warmup-steps=-1"], ["--warmup-steps", "-1"]),
+                (["--timestep-min", "10", "--timestep-max", "10"], ["--timestep-max", "10"]),
+                (["--seed", seedAboveInt], ["--seed", seedAboveInt]),
+                (["--world-seed", seedAboveInt], ["--world-seed", seedAboveInt]),
+                (["--log-every", "0"], ["--log-every", "0"]),
+            ])
+        }
+        try expectRejected("train-adapter", base: ["probe", "--print-config", "--model", missingModel], [
             (["--dropout", "nan"], ["--dropout", "nan"]),
             (["--dropout", "1"], ["--dropout", "1"]),
-            (["--learning-rate", "inf"], ["--learning-rate", "inf"]),
-            (["--weight-decay", "nan"], ["--weight-decay", "nan"]),
-            (["--grad-clip=-inf"], ["--grad-clip", "-inf"]),
-            (["--stage", "tune", "--itm-weight", "nan"], ["--itm-weight", "nan"]),
-            (["--stage", "tune", "--rec-weight", "inf"], ["--rec-weight", "inf"]),
-            (["--stage", "tune", "--mse-weight=-1"], ["--mse-weight", "-1"]),
-            (["--stage", "tune", "--lora-rank", "0"], ["--lora-rank", "0"]),
-            (["--stage", "tune", "--gradient-accumulation", "0"], ["--gradient-accumulation", "0"]),
-            (["--set", "weight_decay=nan"], ["weight_decay", "nan"]),
-            (["--set", "adam_beta1=-Infinity"], ["adam_beta1", "-Infinity"]),
-            (["--steps", "0"], ["--steps", "0"]),
-            (["--batch-size", "0"], ["--batch-size", "0"]),
-            (["--warmup-steps=-1"], ["--warmup-steps", "-1"]),
-            (["--timestep-min", "10", "--timestep-max", "10"], ["--timestep-max", "10"]),
             (["--image-size", "8"], ["--image-size", "8"]),
-            (["--seed", seedAboveInt], ["--seed", seedAboveInt]),
-            (["--world-seed", seedAboveInt], ["--world-seed", seedAboveInt]),
             (["--random-unet-seed", seedAboveInt], ["--random-unet-seed", seedAboveInt]),
-            (["--log-every", "0"], ["--log-every", "0"]),
+            (["--lora-rank", "4"], ["--lora-rank"]),            // a stage-2 flag is not a stage-1 option
         ])
-        let (status, output) = try run("train-adapter", ["--print-config", "--stage", "tune", "--itm-weight", "0", "--seed", "3"])
+        try expectRejected("train-adapter", base: ["tune", "--print-config", "--model", missingModel], [
+            (["--itm-weight", "nan"], ["--itm-weight", "nan"]),
+            (["--rec-weight", "inf"], ["--rec-weight", "inf"]),
+            (["--mse-weight=-1"], ["--mse-weight", "-1"]),
+            (["--lora-rank", "0"], ["--lora-rank", "0"]),
+            (["--gradient-accumulation", "0"], ["--gradient-accumulation", "0"]),
+            (["--taps", "up1"], ["--taps"]),                     // a stage-1 flag is not a stage-2 option
+        ])
+        let (status, output) = try run("train-adapter", ["tune", "--print-config", "--itm-weight", "0", "--seed", "3"])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains(#""itm_weight":0"#), output)
+        let (probeStatus, probeOutput) = try run("train-adapter", ["probe", "--print-config", "--taps", "mid", "--steps", "7"])
+        XCTAssertEqual(probeStatus, 0, probeOutput)
+        XCTAssertTrue(probeOutput.contains(#""feature_taps":["mid"]"#) && probeOutput.contains(#""steps":7"#), probeOutput)
     }
 
     func testEvaluateRejectsNonFiniteAndOutOfRangeValues() throws {
@@ -269,8 +281,8 @@ final class ToolArgumentTests: XCTestCase {
         try expectRejected("demo", base: ["--model", missingModel, "--out", "demo"], [
             (["--guidance", "nan"], ["--guidance", "nan"]),
             (["--guidance", "inf"], ["--guidance", "inf"]),
-            (["--guidance", "-inf"], ["--guidance", "-inf"]),
-            (["--guidance", "-1"], ["--guidance", "-1"]),
+            (["--guidance=-inf"], ["--guidance", "-inf"]),
+            (["--guidance=-1"], ["--guidance", "-1"]),
             (["--steps", "0"], ["--steps", "0"]),
             (["--steps", "1.5"], ["--steps", "1.5"]),
             (["--per-category", "0"], ["--per-category", "0"]),

@@ -1,11 +1,12 @@
 // evaluate: discriminative evaluation of trained DPT adapters (ITM text/image accuracy, REC precision@1 with 95%
 // intervals, per split and category), the probing sweep over U-Net taps x timesteps, and the generation evaluation
 // (ShapesWorld prompt suites judged image by image, per variant: base, LoRA, self-correction) with its merged
-// report. The logic lives in Packages/AdapterTraining; this file only parses flags.
+// report. The logic lives in Packages/Evaluation; this file only parses flags.
 import AdapterTraining
 import ArgumentParser
 import DataIO
 import DiscriminativeAdapter
+import Evaluation
 import Foundation
 import Pipeline
 import SelfCorrection
@@ -196,72 +197,46 @@ struct Generation: ParsableCommand {
     var model: String = "Models/shapes-t2i"
     @Option(name: .long, help: "Variant name: labels the results (e.g. base, lora, sc-eta0.5); letters, digits, . _ -.")
     var variant: String
-    @Option(name: .long, help: "U-Net LoRA folder (default: <model>/unet_lora when it exists).")
-    var lora: String?
-    @Flag(name: .customLong("no-lora"), help: "Merge no LoRA.")
-    var noLoRA = false
-    @Flag(name: .customLong("self-correct"), help: "DPT self-correction with the adapter's matching score.")
-    var selfCorrect = false
-    @Option(name: .long, help: "Self-correction strength (default 0.5).")
-    var eta: Float?
-    @Option(name: .customLong("eta-steps"), help: "Self-correct only the first K steps (default: every step).")
-    var etaSteps: Int?
-    @Option(name: .customLong("correction-mode"), help: "release or paper (default release).")
-    var correctionMode: String?
-    @Option(name: .long, help: "Adapter folder for self-correction (default <model>/adapter).")
-    var adapter: String?
+    @OptionGroup var variantOptions: VariantOptions
     @Option(name: .long, help: "Prompt suite: id or ood.")
     var suite: String
     @Option(name: .customLong("prompts-per-category"), help: "First N prompts of each category (default: all 60).")
     var promptsPerCategory: Int?
     @Option(name: .customLong("images-per-prompt"), help: "Images (seeds 0..<n) per prompt.")
     var imagesPerPrompt: Int = 4
-    @Option(name: .long, help: "Denoising steps (default: the model's sample_steps, else 20).")
-    var steps: Int?
-    @Option(name: .long, help: "Guidance scale (default: the model's guidance_scale, else 3).")
-    var guidance: Float?
+    @OptionGroup var sampling: SamplingOptions
     @Option(name: .long, help: "Images per pipeline call.")
     var batch: Int = 16
     @Option(name: .long, help: "Output folder.")
     var out: String
 
     func validate() throws {
-        try OptionCheck.number("--eta", eta, .atLeast(0))
-        try OptionCheck.integer("--eta-steps", etaSteps, .atLeast(0))
         try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
-        try OptionCheck.sampling(steps: steps, guidance: guidance)
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
-        try GenerationVariant.validate(name: variant)
+        try GenerationSubject.validate(name: variant)
         guard PromptSuite.Name(rawValue: suite) != nil else {
             throw ValidationError("--suite '\(suite)' is unknown; suites: \(PromptSuite.Name.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if lora != nil && noLoRA { throw ValidationError("--lora and --no-lora exclude each other") }
-        if !selfCorrect {
-            let given = [eta.map { _ in "--eta" }, etaSteps.map { _ in "--eta-steps" }, correctionMode.map { _ in "--correction-mode" },
-                         adapter.map { _ in "--adapter" }].compactMap { $0 }
-            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) only take effect with --self-correct") }
         }
     }
 
     func run() throws {
         let modelURL = URL(fileURLWithPath: model)
-        let settingsSC = selfCorrect
-            ? try GenerationVariant.selfCorrectionSettings(eta: eta ?? 0.5, etaSteps: etaSteps, mode: correctionMode ?? "release") : nil
-        let v = GenerationVariant(name: variant, lora: noLoRA ? .none : lora.map { .folder(URL(fileURLWithPath: $0)) } ?? .automatic,
-                                  selfCorrection: settingsSC, adapter: adapter.map { URL(fileURLWithPath: $0) })
-        let defaults = try GenerationEvaluation.samplingDefaults(model: modelURL)
+        let v = try variantOptions.variant(name: variant)
+        let (steps, guidance) = try sampling.resolve(model: modelURL, fallback: (20, 3))
         let settings = GenerationEvaluation.Settings(promptsPerCategory: promptsPerCategory, imagesPerPrompt: imagesPerPrompt,
-                                                     steps: steps ?? defaults.steps, guidanceScale: guidance ?? defaults.guidanceScale,
+                                                     steps: steps, guidanceScale: guidance, guidanceRescale: sampling.guidanceRescale,
                                                      batch: batch)
         try settings.validate()
         let promptSuite = try PromptSuite.load(PromptSuite.Name(rawValue: suite)!)
         let loaded = try v.load(model: modelURL)
         stderrLine("\(variant): \(modelURL.lastPathComponent), LoRA \(loaded.loraFolder?.path ?? "none"), "
-            + (loaded.corrector.map { "self-correction \(GenerationEvaluation.describe($0.settings.eta)) \($0.settings.mode.rawValue) with \(loaded.adapterFolder!.path)" } ?? "no self-correction")
+            + (loaded.corrector.map { "self-correction \($0.settings.eta) \($0.settings.mode.rawValue) with \(loaded.adapterFolder!.path)" } ?? "no self-correction")
             + "; suite \(suite), \(settings.steps) steps, guidance \(settings.guidanceScale)")
         let start = Date()
-        let output = try GenerationEvaluation.run(variant: v, loaded: loaded, model: modelURL, suite: promptSuite, settings: settings) { done, total in
+        let subject = GenerationSubject(name: variant, pipeline: loaded.pipeline, corrector: loaded.corrector, loraFolder: loaded.loraFolder,
+                                        adapterFolder: loaded.adapterFolder, randomUNetSeed: loaded.scorer?.randomUNetSeed)
+        let output = try GenerationEvaluation.run(subject, model: modelURL, suite: promptSuite, settings: settings) { done, total in
             let elapsed = Date().timeIntervalSince(start)
             stderrLine(String(format: "  %@ %d/%d images (%.0f s, %.2f s/image)", suite, done, total, elapsed, elapsed / Double(max(done, 1))))
         }

@@ -1,7 +1,6 @@
 // sample: text-to-image with a diffusers-layout model folder (the bundled model by default, or any Stable
 // Diffusion 1.x/2.x folder). Writes one PNG per image and a grid. `swift run -c release sample --help`.
 // Optional: a U-Net LoRA (DPT stage 2) and DPT's self-correction with a trained discriminative adapter.
-import AdapterTraining
 import ArgumentParser
 import Diffusion
 import Foundation
@@ -22,113 +21,63 @@ struct Sample: ParsableCommand {
         before every noise prediction (DPT; eta 0.5 at every step by default, as the authors' release).
         """)
 
-    static let bundledModel = "Models/shapes-t2i"
-
     @Option(help: "A prompt (repeatable).") var prompt: [String] = []
     @Option(name: .customLong("prompts"), help: "A file with one prompt per line (# comments and blank lines skipped).")
     var promptsFile: String?
     @Option(help: "Images per prompt.") var n: Int = 4
     @Option(help: "Seed of the first image of each prompt (image j uses seed + j).") var seed: UInt64 = 0
     @Option(help: "Output folder.") var out: String = "samples"
-    @Option(help: "Model folder (diffusers layout). Default: the bundled model \(Sample.bundledModel).") var model: String?
+    @Option(help: "Model folder (diffusers layout). Default: the bundled model \(ModelOptions.bundledModel).") var model: String?
     @Option(help: "Scheduler: \(SchedulerChoice.names.joined(separator: ", ")) (default: the folder's).") var scheduler: String?
-    @Option(help: "Denoising steps (default: the model's train_config.json sample_steps when it has one, else \(SampleJob.defaultSteps)).") var steps: Int?
-    @Option(help: "Classifier-free guidance scale, >= 0; <= 1 turns guidance off (default: the model's train_config.json guidance_scale when it has one, else \(SampleJob.defaultGuidance)).")
-    var guidance: Float?
-    @Option(name: .customLong("guidance-rescale"),
-            help: "diffusers' guidance_rescale in 0...1 (Lin et al. 2023; 0 = off). On the bundled model it did not help (Docs/RESULTS.md).")
-    var guidanceRescale: Float = 0
+    @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("negative-prompt"), help: "Negative prompt for every prompt.") var negativePrompt: String?
     @Option(help: "Images per U-Net call.") var batch: Int = 4
     @Option(help: "Image height in pixels (default: the model's).") var height: Int?
     @Option(help: "Image width in pixels (default: the model's).") var width: Int?
     @Option(help: "Weight file variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors.") var variant: String?
     @Flag(help: "No progress bar.") var quiet = false
-    @Option(help: "U-Net LoRA folder to merge (default: <model>/unet_lora when it exists).") var lora: String?
-    @Flag(name: .customLong("no-lora"), help: "Do not merge any LoRA, not even <model>/unet_lora.") var noLoRA = false
-    @Flag(name: .customLong("self-correct"), help: "DPT self-correction with the adapter's matching score.") var selfCorrect = false
-    @Option(help: "Self-correction strength eta (default 0.5).") var eta: Float?
-    @Option(name: .customLong("eta-steps"), help: "Self-correct only the first K denoising steps (default: every step).")
-    var etaSteps: Int?
-    @Option(name: .customLong("correction-mode"),
-            help: "release (the scheduler steps from the uncorrected latent, as the authors' code) or paper (from the corrected one). Default release.")
-    var correctionMode: String?
-    @Option(help: "Adapter folder for self-correction (default: <model>/adapter).") var adapter: String?
+    @OptionGroup var variantOptions: VariantOptions
 
     func validate() throws {
         if prompt.isEmpty && promptsFile == nil { throw ValidationError("give --prompt TEXT (repeatable) or --prompts FILE") }
         // Numbers first, before any file is read: NaN and infinities parse as Float and would reach the sampler.
         try OptionCheck.integer("--n", n, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
-        try OptionCheck.sampling(steps: steps, guidance: guidance, guidanceRescale: guidanceRescale)
         try OptionCheck.integer("--height", height, .within(1...OptionCheck.maxImageSide))
         try OptionCheck.integer("--width", width, .within(1...OptionCheck.maxImageSide))
-        try OptionCheck.number("--eta", eta, .atLeast(0))
-        try OptionCheck.integer("--eta-steps", etaSteps, .atLeast(0))
         if let scheduler { _ = try SchedulerChoice(name: scheduler) }
-        if lora != nil && noLoRA { throw ValidationError("--lora and --no-lora exclude each other") }
-        if !selfCorrect {
-            let given = [eta.map { _ in "--eta" }, etaSteps.map { _ in "--eta-steps" }, correctionMode.map { _ in "--correction-mode" },
-                         adapter.map { _ in "--adapter" }].compactMap { $0 }
-            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) only take effect with --self-correct") }
-        } else {
-            do { _ = try samplingVariant().selfCorrection } catch { throw ValidationError("\(error)") }
-        }
-    }
-
-    /// The LoRA and self-correction choices as a `GenerationVariant`.
-    func samplingVariant() throws -> GenerationVariant {
-        let choice: GenerationVariant.LoRAChoice = noLoRA ? .none : lora.map { .folder(URL(fileURLWithPath: $0)) } ?? .automatic
-        let settings = selfCorrect
-            ? try GenerationVariant.selfCorrectionSettings(eta: eta ?? 0.5, etaSteps: etaSteps, mode: correctionMode ?? "release") : nil
-        return GenerationVariant(name: "sample", lora: choice, selfCorrection: settings, adapter: adapter.map { URL(fileURLWithPath: $0) })
-    }
-
-    /// --model, or the bundled model found from the working directory or above the executable.
-    func modelFolder() throws -> URL {
-        if let model { return URL(fileURLWithPath: model) }
-        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir)
-            dir = dir.deletingLastPathComponent()
-        }
-        for c in candidates {
-            let url = c.appendingPathComponent(Sample.bundledModel)
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) { return url }
-        }
-        throw ValidationError("the bundled model \(Sample.bundledModel) does not exist yet (it is trained with train-t2i and committed under Models/); pass --model DIR with a diffusers model folder")
     }
 
     func run() throws {
         var prompts = prompt
         if let promptsFile { prompts += try SampleJob.readPrompts(URL(fileURLWithPath: promptsFile)) }
-        let folder = try modelFolder()
+        let folder = try ModelOptions.modelFolder(model)
         let loadStart = Date()
-        let loaded = try samplingVariant().load(model: folder, scheduler: scheduler, weightsVariant: variant)
+        let loaded = try variantOptions.variant(name: "sample").load(model: folder, scheduler: scheduler, weightsVariant: variant)
         let pipeline = loaded.pipeline
         var job = SampleJob(prompts: prompts, output: URL(fileURLWithPath: out))
-        job.selfCorrection = loaded.corrector
         job.imagesPerPrompt = n
         job.seed = seed
         job.negativePrompt = negativePrompt
         // A model trained by train-t2i records the sampler settings it was evaluated with; diffusers' 50 / 7.5 otherwise.
-        let trained = FileManager.default.fileExists(atPath: folder.appendingPathComponent("train_config.json").path)
-            ? try GenerationEvaluation.samplingDefaults(model: folder) : nil
-        job.steps = steps ?? trained?.steps
-        job.guidanceScale = guidance ?? trained?.guidanceScale
-        job.guidanceRescale = guidanceRescale
+        let (steps, guidance) = try sampling.resolve(model: folder, fallback: (SampleJob.defaultSteps, SampleJob.defaultGuidance))
+        job.steps = steps
+        job.guidanceScale = guidance
+        job.guidanceRescale = sampling.guidanceRescale
         job.batch = batch
         job.height = height
         job.width = width
-        let steps = job.steps ?? SampleJob.defaultSteps
+        if let c = loaded.corrector {
+            try c.settings.validate(steps: steps)
+            job.makeHooks = { [SelfCorrectionHook(corrector: c, scheduler: pipeline.scheduler)] }
+        }
         let size = pipeline.sampler.imageSize(GenerationOptions(height: height, width: width))
         log("model \(folder.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; "
             + "\(prompts.count) prompt(s) x \(n) image(s), \(size.height)x\(size.width), \(pipeline.scheduler.className) "
-            + "\(steps) steps, guidance \(job.guidanceScale ?? SampleJob.defaultGuidance), batch \(batch)")
+            + "\(steps) steps, guidance \(guidance), batch \(batch)")
         log("LoRA: \(loaded.loraFolder.map { "\($0.path) (rank \(pipeline.loraConfig?.r ?? 0), merged)" } ?? "none")")
         if let c = loaded.corrector, let a = loaded.adapterFolder {
-            log("self-correction: eta \(GenerationEvaluation.describe(c.settings.eta)), \(c.settings.mode.rawValue) mode, adapter \(a.path) "
+            log("self-correction: eta \(c.settings.eta), \(c.settings.mode.rawValue) mode, adapter \(a.path) "
                 + "(taps \(loaded.scorer?.model.adapter.config.featureTaps.joined(separator: "+") ?? "?")"
                 + "\(loaded.scorer?.randomUNetSeed.map { ", random-U-Net control seed \($0)" } ?? ""))")
         }
@@ -136,9 +85,10 @@ struct Sample: ParsableCommand {
         log("wrote \(report.images.count) images and \(report.grid.path) "
             + "(\(String(format: "%.2f", Double(report.imageCount) / max(report.seconds, 1e-9))) images/s denoising + decoding; "
             + "\(String(format: "%.3f", report.secondsPerImage)) s/image wall)")
-        if !report.corrections.isEmpty {
+        let corrections = report.chunkHooks.flatMap { $0.compactMap { ($0 as? SelfCorrectionHook)?.records } }
+        if !corrections.isEmpty {
             // Mean adapter score over the images at the first and last corrected step.
-            let steps = report.corrections.flatMap { $0 }.filter { !$0.scores.isEmpty }
+            let steps = corrections.flatMap { $0 }.filter { !$0.scores.isEmpty }
             if let first = steps.map(\.stepIndex).min(), let last = steps.map(\.stepIndex).max() {
                 func mean(_ i: Int) -> Double {
                     let s = steps.filter { $0.stepIndex == i }.flatMap(\.scores)

@@ -1,9 +1,11 @@
 // t2i-evaluate: samples a ShapesWorld prompt suite with a model folder and judges every image (the base-model tables
-// of Docs/RESULTS.md). The logic lives in Packages/T2ITraining (SuiteEvaluation, TextEncoderSeparation); this file
-// only parses flags and writes the files.
+// of Docs/RESULTS.md), through the same generation evaluation as every DPT variant (Packages/Evaluation), plus the
+// text encoder's separation (Packages/T2ITraining). This file only parses flags and writes the files.
 import ArgumentParser
 import DataIO
+import Evaluation
 import Foundation
+import Pipeline
 import ShapesWorld
 import T2ITraining
 import ToolSupport
@@ -27,12 +29,7 @@ struct T2IEvaluate: ParsableCommand {
     var promptsPerCategory: Int?
     @Option(name: .customLong("images-per-prompt"), help: "Images per prompt (seeds 0..<N).")
     var imagesPerPrompt: Int = 4
-    @Option(help: "Denoising steps (default: the model's train_config.json sample_steps, else 20).")
-    var steps: Int?
-    @Option(help: "Classifier-free guidance scale (default: the model's train_config.json guidance_scale, else 3).")
-    var guidance: Float?
-    @Option(name: .customLong("guidance-rescale"), help: "diffusers' guidance_rescale in 0...1 (0 = off).")
-    var guidanceRescale: Float = 0
+    @OptionGroup var sampling: SamplingOptions
     @Option(help: "Images per U-Net call.")
     var batch: Int = 32
     @Option(name: .customLong("grid-prompts"), help: "Prompts per category in the grid PNGs.")
@@ -47,7 +44,6 @@ struct T2IEvaluate: ParsableCommand {
         guard PromptSuite.Name(rawValue: suite) != nil else { throw ValidationError("--suite must be id or ood, not \(suite)") }
         try OptionCheck.integer("--prompts-per-category", promptsPerCategory, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--images-per-prompt", imagesPerPrompt, .within(1...OptionCheck.maxCount))
-        try OptionCheck.sampling(steps: steps, guidance: guidance, guidanceRescale: guidanceRescale)
         try OptionCheck.integer("--batch", batch, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--grid-prompts", gridPrompts, .within(0...OptionCheck.maxCount))
     }
@@ -56,11 +52,8 @@ struct T2IEvaluate: ParsableCommand {
         let suiteName = PromptSuite.Name(rawValue: suite)!
         let modelURL = URL(fileURLWithPath: model)
         let t2i = try T2IModel.load(from: modelURL)
-        let side = t2i.unet.config.sampleSize?.perBlock(1).first ?? 32
-        let defaults = try T2IConfig.samplingDefaults(modelFolder: modelURL) ?? (20, 3)
-        let steps = self.steps ?? defaults.steps
-        let guidance = self.guidance ?? defaults.guidanceScale
-        try OptionCheck.number("guidance_scale of \(model)/train_config.json", guidance, .atLeast(0))
+        let (steps, guidance) = try sampling.resolve(model: modelURL, fallback: (20, 3))
+        let guidanceRescale = sampling.guidanceRescale
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         var prompts = try PromptSuite.load(suiteName)
@@ -81,22 +74,21 @@ struct T2IEvaluate: ParsableCommand {
         print(separation)
 
         let t0 = Date()
-        let (result, grids) = try SuiteEvaluation.run(
-            model: t2i, suite: prompts, promptsPerCategory: promptsPerCategory, imagesPerPrompt: imagesPerPrompt,
-            steps: steps, guidanceScale: guidance, guidanceRescale: guidanceRescale, imageSize: side, batchSize: batch,
-            gridPrompts: gridPrompts,
-            progress: { done, total in
-                let dt = Date().timeIntervalSince(t0)
-                FileHandle.standardError.write(Data(String(format: "%d/%d images  %.1f img/s  ETA %.0f s\n", done, total,
-                                                           Double(done) / dt, dt / Double(done) * Double(total - done)).utf8))
-            })
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(result), to: outURL.appendingPathComponent("\(suiteName.rawValue).json"))
-        let table = SuiteEvaluation.markdownTable(result) + "\n\nFailed images by what they got wrong:\n\n"
-            + SuiteEvaluation.failureTable(result)
+        let settings = GenerationEvaluation.Settings(promptsPerCategory: promptsPerCategory, imagesPerPrompt: imagesPerPrompt,
+                                                     steps: steps, guidanceScale: guidance, guidanceRescale: guidanceRescale,
+                                                     batch: batch, gridPrompts: gridPrompts)
+        let subject = GenerationSubject(name: "base", pipeline: try StableDiffusionPipeline(components: t2i.components))
+        let output = try GenerationEvaluation.run(subject, model: modelURL, suite: prompts, settings: settings) { done, total in
+            let dt = Date().timeIntervalSince(t0)
+            FileHandle.standardError.write(Data(String(format: "%d/%d images  %.1f img/s  ETA %.0f s\n", done, total,
+                                                       Double(done) / dt, dt / Double(done) * Double(total - done)).utf8))
+        }
+        let result = output.result
+        try AtomicFile.write(try GenerationEvaluation.encode(result), to: outURL.appendingPathComponent("\(suiteName.rawValue).json"))
+        let table = GenerationEvaluation.markdownTable(result) + "\nFailed images by what they got wrong:\n\n"
+            + GenerationEvaluation.failureTable(result)
         try AtomicFile.write(Data((table + "\n").utf8), to: outURL.appendingPathComponent("\(suiteName.rawValue).md"))
-        for g in grids { try PNG.write(g.image, to: outURL.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
+        for g in output.grids { try PNG.write(g.image, to: outURL.appendingPathComponent("\(suiteName.rawValue)-\(g.category).png")) }
         print("suite \(suiteName.rawValue): \(result.images.count) images, \(steps) steps, guidance \(guidance)"
               + (guidanceRescale > 0 ? " rescaled \(guidanceRescale)" : "")
               + ", \(result.scheduler), \(String(format: "%.0f", Date().timeIntervalSince(t0))) s")

@@ -29,6 +29,8 @@ step sample "$bin/sample" --model "$model" --prompt "a red circle" --prompt "a b
 step t2i-evaluate "$bin/t2i-evaluate" --model "$model" --suite id --prompts-per-category 2 --out "$out/t2i-evaluate"
 step discriminative "$bin/evaluate" discriminative --model "$model" --count 50 --out "$out/discriminative.md"
 step train-t2i "$bin/train-t2i" --out "$out/train-t2i" --steps 20 --sample-every 0 --checkpoint-every 20 --set log_every=1
-step train-adapter "$bin/train-adapter" --stage probe --model "$model" --out "$out/train-adapter" --steps 20 \
+# Stage 1 is the `probe` subcommand (before the tool had subcommands: `--stage probe`).
+stage=(probe); "$bin/train-adapter" --help 2>&1 | grep -q "SUBCOMMANDS" || stage=(--stage probe)
+step train-adapter "$bin/train-adapter" "${stage[@]}" --model "$model" --out "$out/train-adapter" --steps 20 \
   --log-every 1 --checkpoint-every 20 --adapter-out none
 echo "record: written to $out"

@@ -2,7 +2,7 @@ import DataIO
 import Foundation
 import Tensor
 
-/// Checkpoint plumbing shared by `ProbeTrainer` and `TuneTrainer`: tensors stored under prefixes ("adapter.",
+/// Checkpoint plumbing shared by `ProbeTrainer` and `TuneTrainer` (the step loop itself is `RunLoop`): tensors stored under prefixes ("adapter.",
 /// "lora.", "opt."), the data cursor in the metadata, and the resume rule.
 enum AdapterRunCheckpoint {
     /// Throws unless `saved` (the checkpoint's config) equals `config` up to the keys a resume may change; the error
@@ -39,39 +39,5 @@ enum AdapterRunCheckpoint {
             throw AdapterTrainingError("checkpoint \(url.lastPathComponent) lacks the data_cursor metadata")
         }
         return cursor
-    }
-}
-
-/// The step loop both adapter stages run: steps until `target`, a log record every `logEvery` steps (and at the
-/// target) from the window of step results since the last one, a checkpoint every `checkpointEvery` steps (and at
-/// the target). Seconds per step are measured over the window, excluding checkpoint writes; the ETA uses their
-/// exponential average (0.3 on the newest window).
-struct AdapterRunLoop<Result> {
-    var target: Int
-    var totalSteps: Int
-    var logEvery: Int
-    var checkpointEvery: Int
-
-    func run(step: () -> Int, trainStep: () throws -> Result,
-             log: (_ window: [Result], _ secondsPerStep: Double, _ etaSeconds: Double) throws -> Void,
-             checkpoint: () throws -> Void) throws {
-        var window: [Result] = []
-        var windowStart = Date()
-        var smoothed: Double? = nil
-        while step() < target {
-            window.append(try trainStep())
-            let s = step()
-            if s % logEvery == 0 || s == target {
-                let sps = Date().timeIntervalSince(windowStart) / Double(window.count)
-                smoothed = smoothed.map { 0.7 * $0 + 0.3 * sps } ?? sps
-                try log(window, sps, smoothed! * Double(totalSteps - s))
-                window.removeAll()
-                windowStart = Date()
-            }
-            if s % checkpointEvery == 0 || s == target {
-                try checkpoint()
-                windowStart = Date()
-            }
-        }
     }
 }

@@ -70,6 +70,15 @@ public struct ProbeInputs {
 
     public var count: Int { batch.count }
 
+    public init(batch: ProbeBatch, latents: Tensor, noise: Tensor, timesteps: [Int], captions: TextFeatures, expressions: TextFeatures) {
+        self.batch = batch
+        self.latents = latents
+        self.noise = noise
+        self.timesteps = timesteps
+        self.captions = captions
+        self.expressions = expressions
+    }
+
     /// Builds the inputs of `samples`, drawing (in this order) the hard negative and expression of each sample, the
     /// VAE latents (latent models only), the timesteps uniform in `timesteps` and the noise from `generator`.
     public static func make(samples: [Sample], model: ProbeModel, data: ProbeData, timesteps range: Range<Int>,

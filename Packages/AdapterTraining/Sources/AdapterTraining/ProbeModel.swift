@@ -62,7 +62,7 @@ public final class ProbeModel {
     public func adapterConfig(preset: String, taps requested: [String], dropout: Float? = nil, contrastiveAlign: Bool = false) throws -> AdapterConfig {
         let taps = try FeatureTaps.resolve(requested, unet: unet.config)
         try unet.validateTaps(Set(taps))
-        var c = try AdapterConfig.preset(preset, featureChannels: try FeatureTaps.featureChannels(of: taps, unet: unet.config),
+        var c = try AdapterConfig.preset(preset, featureChannels: try FeatureTaps.featureChannels(of: taps, denoiser: unet),
                                          textEmbeddingDim: textEncoder.config.hiddenSize, featureTaps: taps,
                                          maxTextTokens: contextLength)
         c.textTokenDim = textEncoder.config.hiddenSize

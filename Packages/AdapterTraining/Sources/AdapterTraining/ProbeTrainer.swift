@@ -3,6 +3,7 @@ import DataIO
 import DiscriminativeAdapter
 import Foundation
 import NN
+import RunLoop
 import ShapesWorld
 import Tensor
 
@@ -161,7 +162,7 @@ public final class ProbeTrainer {
     /// One optimisation step on `inputs` (dropout from `generator`); does not move the step or the cursor.
     public func optimise(on inputs: ProbeInputs, generator: inout TorchGenerator) throws -> ProbeStepResult {
         adapter.setTraining(true)
-        let terms = try ProbePlan.losses(model: discriminative, batch: inputs.batch, latents: inputs.latents, noise: inputs.noise,
+        let terms = try ProbePlan.losses(model: discriminative, recTargets: inputs.batch.recTargets, latents: inputs.latents, noise: inputs.noise,
                                          timesteps: inputs.timesteps, schedule: model.schedule, captions: inputs.captions,
                                          expressions: inputs.expressions, generator: &generator)
         let value = terms.total.value.item()
@@ -196,13 +197,13 @@ public final class ProbeTrainer {
     /// checkpoints, metrics and the loss plot; at `config.steps` writes `adapter/` into the run folder.
     public func run(stopAfter: Int? = nil) throws {
         let target = Swift.min(config.steps, stopAfter ?? config.steps)
-        try trimMetrics(after: step)
+        try RunMetrics.trim(at: metricsURL, after: step)
         metrics = try MetricsLogWriter(url: metricsURL)
         defer { metrics?.close(); metrics = nil }
         if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
         let taps = config.featureTaps.joined(separator: "+")
         output("adapter \(config.preset) on \(taps): \(adapter.store.parameterCount()) parameters; U-Net \(model.randomUNetSeed.map { "random (seed \($0))" } ?? "trained") frozen; batch \(config.batchSize), \(config.steps) steps, t in \(timestepRange.lowerBound)..<\(timestepRange.upperBound)")
-        let loop = AdapterRunLoop<ProbeStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
+        let loop = RunLoop<ProbeStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
                                                    checkpointEvery: config.checkpointEvery)
         try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
             func mean(_ f: (ProbeStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
@@ -232,38 +233,15 @@ public final class ProbeTrainer {
     /// taps and, for the control, the random U-Net seed (which `evaluate` uses to rebuild the same U-Net).
     public func saveAdapter(to folder: ComponentFolder) throws {
         var md = ["dpt.stage": "probe", "dpt.step": String(step), "dpt.feature_taps": config.featureTaps.joined(separator: "+")]
-        if let s = model.randomUNetSeed { md[ProbeTrainer.randomUNetSeedKey] = String(s) }
+        if let s = model.randomUNetSeed { md[DiscriminativeAdapter.randomUNetSeedKey] = String(s) }
         try adapter.save(to: folder, metadata: md)
-    }
-
-    /// Metadata key of the random U-Net seed in a control adapter's weights file.
-    public static let randomUNetSeedKey = "dpt.random_unet_seed"
-
-    /// Drops metric records past `step` (left by an interrupted run) so that the log matches the resumed run.
-    private func trimMetrics(after step: Int) throws { try Self.trimMetrics(at: metricsURL, after: step) }
-
-    /// Drops the records of the metrics log at `url` past `step` (shared with the stage-2 trainer).
-    static func trimMetrics(at metricsURL: URL, after step: Int) throws {
-        guard FileManager.default.fileExists(atPath: metricsURL.path) else { return }
-        let records = try MetricsLog.read(metricsURL)
-        let keep = records.filter { ($0["step"]?.intValue ?? 0) <= step }
-        guard keep.count != records.count else { return }
-        let w = try MetricsLogWriter(url: metricsURL, truncate: true)
-        for r in keep { try w.log(r) }
-        try w.sync()
-        w.close()
     }
 
     /// `loss.png` from `metrics.jsonl`: total and the three terms (log scale, smoothed).
     public func writeLossPlot() throws {
         try metrics?.sync()
-        let records = try MetricsLog.read(metricsURL)
-        var chart = LineChart(title: "train-adapter probe loss (\(config.featureTaps.joined(separator: "+")))", logY: true, smoothing: 0.6)
-        for key in ["loss", "i2t", "t2i", "rec"] {
-            let s = MetricsLog.series(records, key: key)
-            guard s.x.count >= 2 else { return }
-            chart.add(key, x: s.x, y: s.y)
-        }
-        try chart.write(to: runDirectory.appendingPathComponent("loss.png"))
+        try RunMetrics.plot(metrics: metricsURL, keys: ["loss", "i2t", "t2i", "rec"],
+                            title: "train-adapter probe loss (\(config.featureTaps.joined(separator: "+")))",
+                            to: runDirectory.appendingPathComponent("loss.png"))
     }
 }

@@ -4,6 +4,7 @@ import Diffusion
 import DiscriminativeAdapter
 import Foundation
 import NN
+import RunLoop
 import ShapesWorld
 import Tensor
 
@@ -145,20 +146,17 @@ public final class TuneTrainer {
         // The stage-1 adapter.
         stage1Folder = adapterFolder
         guard FileManager.default.fileExists(atPath: adapterFolder.appendingPathComponent("config.json").path) else {
-            throw AdapterTrainingError("no stage-1 adapter in \(adapterFolder.path) (config.json missing): train one with `swift run -c release train-adapter --stage probe` first")
+            throw AdapterTrainingError("no stage-1 adapter in \(adapterFolder.path) (config.json missing): train one with `swift run -c release train-adapter probe` first")
         }
         let folder = ComponentFolder(adapterFolder)
-        if let seed = try TrainedAdapter.randomUNetSeed(in: folder) {
-            throw AdapterTrainingError("the adapter in \(adapterFolder.path) is a control adapter trained on a random U-Net (\(ProbeTrainer.randomUNetSeedKey) \(seed)); stage 2 tunes the model's trained U-Net: give an adapter trained by `train-adapter --stage probe` without --random-unet-seed")
+        if let seed = try DiscriminativeAdapter.randomUNetSeed(in: folder) {
+            throw AdapterTrainingError("the adapter in \(adapterFolder.path) is a control adapter trained on a random U-Net (\(DiscriminativeAdapter.randomUNetSeedKey) \(seed)); stage 2 tunes the model's trained U-Net: give an adapter trained by `train-adapter probe` without --random-unet-seed")
         }
         if let stage = try folder.weights(variant: nil).metadata[Self.stageKey], stage == "tune" {
             throw AdapterTrainingError("the adapter in \(adapterFolder.path) is a stage-2 (tune) output, trained with its own U-Net LoRA; stage 2 starts from a stage-1 (probe) adapter")
         }
         adapter = try DiscriminativeAdapter.load(from: folder)
-        let expected = try FeatureTaps.featureChannels(of: adapter.config.featureTaps, unet: model.unet.config)
-        guard expected == adapter.config.featureChannels else {
-            throw AdapterTrainingError("the adapter in \(adapterFolder.path) reads \(adapter.config.featureChannels) channels from \(adapter.config.featureTaps) but this U-Net gives \(expected)")
-        }
+        try adapter.checkFits(model.unet, source: "the adapter in \(adapterFolder.path)")
         stage1Fingerprint = try Self.fingerprint(of: adapterFolder.appendingPathComponent(DiscriminativeAdapter.weightsFileName))
 
         // Run folder and resume checks (before the model is changed).
@@ -279,7 +277,7 @@ public final class TuneTrainer {
         func add(_ v: Variable, _ w: Double) { total = total.map { $0 + v * Float(w) } ?? v * Float(w) }
         var disc: ProbePlan.Terms? = nil
         if computesDiscriminativeTerms {
-            let terms = try ProbePlan.losses(model: discriminative, batch: inputs.batch, latents: inputs.latents, noise: inputs.noise,
+            let terms = try ProbePlan.losses(model: discriminative, recTargets: inputs.batch.recTargets, latents: inputs.latents, noise: inputs.noise,
                                              timesteps: inputs.timesteps, schedule: model.schedule, captions: inputs.captions,
                                              expressions: inputs.expressions, generator: &generator)
             if config.itmWeight > 0 { add(terms.i2t + terms.t2i, config.itmWeight) }
@@ -357,12 +355,12 @@ public final class TuneTrainer {
     /// checkpoints, metrics and the loss plot; at `config.steps` writes `adapter/` and `unet_lora/` into the run folder.
     public func run(stopAfter: Int? = nil) throws {
         let target = Swift.min(config.steps, stopAfter ?? config.steps)
-        try ProbeTrainer.trimMetrics(at: metricsURL, after: step)
+        try RunMetrics.trim(at: metricsURL, after: step)
         metrics = try MetricsLogWriter(url: metricsURL)
         defer { metrics?.close(); metrics = nil }
         if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
         output(summary)
-        let loop = AdapterRunLoop<TuneStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
+        let loop = RunLoop<TuneStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
                                                   checkpointEvery: config.checkpointEvery)
         try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
             func mean(_ f: (TuneStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
@@ -434,17 +432,11 @@ public final class TuneTrainer {
     /// `loss.png` from `metrics.jsonl`: total and the computed terms (log scale, smoothed).
     public func writeLossPlot() throws {
         try metrics?.sync()
-        let records = try MetricsLog.read(metricsURL)
-        var chart = LineChart(title: "train-adapter tune loss (LoRA r \(config.loraRank), \(adapter.config.featureTaps.joined(separator: "+")))",
-                              logY: true, smoothing: 0.6)
         var keys = ["loss"]
         if computesDiscriminativeTerms { keys += ["i2t", "t2i", "rec"] }
         if computesDenoisingLoss { keys.append("mse") }
-        for key in keys {
-            let s = MetricsLog.series(records, key: key)
-            guard s.x.count >= 2 else { return }
-            chart.add(key, x: s.x, y: s.y)
-        }
-        try chart.write(to: runDirectory.appendingPathComponent("loss.png"))
+        try RunMetrics.plot(metrics: metricsURL, keys: keys,
+                            title: "train-adapter tune loss (LoRA r \(config.loraRank), \(adapter.config.featureTaps.joined(separator: "+")))",
+                            to: runDirectory.appendingPathComponent("loss.png"))
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import NN
 import ShapesWorld
 import Tensor
+import TinyModels
 import XCTest
 
 final class ProbeTrainerTests: XCTestCase {
@@ -109,7 +110,7 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertEqual(Checkpoint.list(in: second.checkpointDirectory).map(\.step), [2, 4])
         let loaded = try DiscriminativeAdapter.load(from: ComponentFolder(second.adapterDirectory))
         for (k, v) in loaded.store.stateDict() { XCTAssertEqual(v.scalars, b[k]!.scalars, k) }
-        XCTAssertNil(try TrainedAdapter.randomUNetSeed(in: ComponentFolder(second.adapterDirectory)))
+        XCTAssertNil(try DiscriminativeAdapter.randomUNetSeed(in: ComponentFolder(second.adapterDirectory)))
     }
 
     func testRandomUNetControlUsesSeededRandomWeightsAndIsRecorded() throws {
@@ -129,7 +130,7 @@ final class ProbeTrainerTests: XCTestCase {
         let t = try ProbeTrainer(config: c, model: random, runDirectory: dir, resume: false)
         t.output = { _ in }
         try t.run()
-        XCTAssertEqual(try TrainedAdapter.randomUNetSeed(in: ComponentFolder(t.adapterDirectory)), 7)
+        XCTAssertEqual(try DiscriminativeAdapter.randomUNetSeed(in: ComponentFolder(t.adapterDirectory)), 7)
         let (m, dm) = try TrainedAdapter.load(model: folder, adapterFolder: t.adapterDirectory)
         XCTAssertEqual(m.randomUNetSeed, 7)
         XCTAssertEqual(m.unet.store.stateDict()["conv_in.weight"]!.scalars, w1["conv_in.weight"]!.scalars)

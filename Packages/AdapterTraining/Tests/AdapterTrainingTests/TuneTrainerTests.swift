@@ -6,6 +6,7 @@ import DiscriminativeAdapter
 import Foundation
 import NN
 import Tensor
+import TinyModels
 import XCTest
 
 final class TuneTrainerTests: XCTestCase {
@@ -369,7 +370,7 @@ final class TuneTrainerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("random U-Net") && "\($0)".contains("dpt.random_unet_seed"), "\($0)")
         }
         XCTAssertThrowsError(try trainer(c, adapter: folder.appendingPathComponent("nothing"), run: "missing")) {
-            XCTAssertTrue("\($0)".contains("--stage probe"), "\($0)")
+            XCTAssertTrue("\($0)".contains("train-adapter probe"), "\($0)")
         }
     }
 }
@@ -390,10 +391,10 @@ final class TuneStepTimeBenchmark: XCTestCase {
                                 runDirectory: try TinyModel.temporaryFolder(self, "tune-bench"), resume: false)
         print(t.summary)
         try t.trainStep()   // warm-up
-        let start = Date(), cpu0 = StepTimeBenchmark.cpuSeconds()
+        let start = Date(), cpu0 = TinyModel.cpuSeconds()
         var last: TuneStepResult? = nil
         for _ in 0..<n { last = try t.trainStep() }
-        let wall = Date().timeIntervalSince(start) / Double(n), cpu = (StepTimeBenchmark.cpuSeconds() - cpu0) / Double(n)
+        let wall = Date().timeIntervalSince(start) / Double(n), cpu = (TinyModel.cpuSeconds() - cpu0) / Double(n)
         print(String(format: "stage 2, taps %@, batch %d: %.2f s/step wall, %.2f CPU-s/step (loss %.4f, mse %.4f)",
                      t.adapter.config.featureTaps.joined(separator: "+"), c.batchSize, wall, cpu, last!.loss, last!.mse))
     }

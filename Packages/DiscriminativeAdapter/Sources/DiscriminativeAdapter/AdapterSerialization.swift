@@ -1,4 +1,5 @@
 import DataIO
+import Diffusion
 import Foundation
 import NN
 import Tensor
@@ -41,5 +42,38 @@ extension DiscriminativeAdapter {
     /// The `adapter` component of a model folder.
     public static func load(from model: ModelFolder, strict: Bool = true) throws -> DiscriminativeAdapter {
         try load(from: model.component(componentName), strict: strict)
+    }
+}
+
+extension DiscriminativeAdapter {
+    /// The weights-metadata key of a control adapter trained on a random U-Net: the seed that U-Net was drawn from.
+    public static let randomUNetSeedKey = "dpt.random_unet_seed"
+
+    /// The random U-Net seed recorded in an adapter folder's weights metadata, or nil.
+    public static func randomUNetSeed(in folder: ComponentFolder) throws -> UInt64? {
+        let md = try folder.weights(variant: nil).metadata
+        guard let s = md[randomUNetSeedKey] else { return nil }
+        guard let v = UInt64(s) else {
+            throw AdapterError.weights("\(folder.url.path): metadata \(randomUNetSeedKey) '\(s)' is not an unsigned integer")
+        }
+        return v
+    }
+
+    /// Throws unless this adapter can read `denoiser`: its taps exist there and give the channels it was built for,
+    /// and (when given) the text encoder pools to the width its matching head maps to. `source` (e.g. the adapter
+    /// folder) starts the message.
+    public func checkFits(_ denoiser: any Denoiser, textWidth: Int? = nil, source: String) throws {
+        let taps = config.featureTaps
+        let unknown = taps.filter { !denoiser.tapNames.contains($0) }
+        guard unknown.isEmpty else {
+            throw AdapterError.config("\(source) reads taps \(taps) this U-Net does not have (\(unknown.joined(separator: ", "))); valid taps: \(denoiser.tapNames.joined(separator: ", "))")
+        }
+        let expected = try FeatureTaps.featureChannels(of: taps, denoiser: denoiser)
+        guard expected == config.featureChannels else {
+            throw AdapterError.config("\(source) reads \(config.featureChannels) channels from \(taps) but this U-Net gives \(expected)")
+        }
+        if let textWidth, textWidth != config.textEmbeddingDim {
+            throw AdapterError.config("\(source) maps to text embeddings of width \(config.textEmbeddingDim) but this model's text encoder pools to \(textWidth)")
+        }
     }
 }

@@ -68,7 +68,7 @@ public enum DiscriminativeMetrics {
     }
 }
 
-/// Which (image slot, text slot) pairs the evaluation runs per sample (images and captions of a `ProbeBatch`):
+/// Which (image slot, text slot) pairs the evaluation runs per sample (the three images and three captions of a stage-1 sample):
 /// pass 0 (positive image, positive caption), 1 (positive image, hard-negative caption), 2 (hard-negative image,
 /// positive caption), 3 (positive image, expression). Text accuracy compares passes 0 and 1, image accuracy 0 and 2.
 public enum EvaluationPlan {

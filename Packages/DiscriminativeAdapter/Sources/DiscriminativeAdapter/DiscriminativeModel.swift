@@ -63,7 +63,8 @@ public final class DiscriminativeModel {
     }
 }
 
-/// DPT's stage-1 objective on a `ProbeBatch`: which (image, text) pairs run through the model, with shared noise
+/// DPT's stage-1 objective on a batch of B samples (three images, three captions and one referring expression
+/// each; the training package builds them from its dataset): which (image, text) pairs run through the model, with shared noise
 /// and timestep per sample, and how their outputs become the ITM and REC losses.
 ///
 /// Passes per sample b (in this order, rows b * 6 + p): 0 (positive image, positive caption), 1 (positive image,
@@ -90,13 +91,14 @@ public enum ProbePlan {
     /// - Parameters:
     ///   - latents: clean latents of the batch's images, [B * 3, C, h, w] (row b * 3 + slot).
     ///   - noise: [B, C, h, w], shared by the passes of a sample; `timesteps` one per sample.
+    ///   - recTargets: the REC target of each sample's expression (B of them).
     ///   - captions: features of the 3B captions (row b * 3 + k); `expressions`: features of the B expressions.
-    public static func losses<G: RandomNumberGenerator>(model: DiscriminativeModel, batch: ProbeBatch, latents: Tensor,
+    public static func losses<G: RandomNumberGenerator>(model: DiscriminativeModel, recTargets: [RECTarget], latents: Tensor,
                                                         noise: Tensor, timesteps: [Int], schedule: NoiseSchedule,
                                                         captions: TextFeatures, expressions: TextFeatures,
                                                         criterion: RECCriterion = RECCriterion(),
                                                         generator: inout G) throws -> Terms {
-        let b = batch.count
+        let b = recTargets.count
         guard latents.rank == 4, latents.shape[0] == 3 * b else {
             throw AdapterError.input("ProbePlan: latents \(latents.shape) must be [3B = \(3 * b), C, h, w]")
         }
@@ -155,7 +157,7 @@ public enum ProbePlan {
             projectedTokens = model.adapter.projectTokens(Variable(tokens))
         }
         let rec = try criterion.loss(classLogits: out.classLogits.indexSelect(axis: 0, indices: recPasses),
-                                     boxes: out.boxes.indexSelect(axis: 0, indices: recPasses), targets: batch.recTargets,
+                                     boxes: out.boxes.indexSelect(axis: 0, indices: recPasses), targets: recTargets,
                                      projectedQueries: out.projectedQueries?.indexSelect(axis: 0, indices: recPasses),
                                      projectedTokens: projectedTokens)
         return Terms(total: itm.i2t + itm.t2i + rec.total, i2t: itm.i2t, t2i: itm.t2i, rec: rec,

@@ -34,26 +34,20 @@ public enum FeatureTaps {
         }
     }
 
-    /// Output channels of each tap of a diffusers `UNet2DConditionModel` config: `down i` -> block_out_channels[i],
-    /// `mid` -> the last entry, `up i` -> the reversed list's entry i.
-    public static func channels(of taps: [String], unet config: UNet2DConditionConfig) throws -> [Int] {
-        let boc = config.blockOutChannels
-        let n = boc.count
-        return try taps.map { name in
-            if name == "mid" {
-                guard config.midBlockType != nil else { throw AdapterError.config("tap 'mid': this U-Net has no mid block") }
-                return boc[n - 1]
+    /// Output channels of each tap, as the denoiser reports them (`Denoiser.tapChannels`); errors name an unknown
+    /// tap and list the valid ones.
+    public static func channels(of taps: [String], denoiser: any Denoiser) throws -> [Int] {
+        try taps.map { name in
+            guard let c = denoiser.tapChannels(name) else {
+                throw AdapterError.config("unknown feature tap '\(name)'; valid taps: \(denoiser.tapNames)")
             }
-            for (prefix, list) in [("down", boc), ("up", Array(boc.reversed()))] where name.hasPrefix(prefix) {
-                if let i = Int(name.dropFirst(prefix.count)), i >= 0, i < n { return list[i] }
-            }
-            throw AdapterError.config("unknown feature tap '\(name)'; valid taps: \((0..<n).map { "down\($0)" } + ["mid"] + (0..<n).map { "up\($0)" })")
+            return c
         }
     }
 
     /// Total channels of the concatenated taps.
-    public static func featureChannels(of taps: [String], unet config: UNet2DConditionConfig) throws -> Int {
-        try channels(of: taps, unet: config).reduce(0, +)
+    public static func featureChannels(of taps: [String], denoiser: any Denoiser) throws -> Int {
+        try channels(of: taps, denoiser: denoiser).reduce(0, +)
     }
 
     /// Concatenates `features[taps]` ([B, C_i, H_i, W_i]) along channels at the finest resolution.

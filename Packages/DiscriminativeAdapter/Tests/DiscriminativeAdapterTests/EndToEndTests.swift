@@ -4,7 +4,6 @@ import Diffusion
 import DiscriminativeAdapter
 import Foundation
 import NN
-import ShapesWorld
 import Tensor
 import XCTest
 
@@ -21,7 +20,7 @@ final class EndToEndTests: XCTestCase {
         let config = try ConfigFile.decode(UNet2DConditionConfig.self, from: Data(Self.unetJSON.utf8), name: "tiny unet")
         let unet = try UNet2DConditionModel(config: config, seed: 0)
         _ = unet.store.freeze()
-        var ac = AdapterConfig.bundled(featureChannels: try FeatureTaps.featureChannels(of: taps, unet: config),
+        var ac = AdapterConfig.bundled(featureChannels: try FeatureTaps.featureChannels(of: taps, denoiser: unet),
                                        textEmbeddingDim: 32, featureTaps: taps, maxTextTokens: 10, dropout: 0)
         ac.contrastiveAlign = contrastive
         ac.textTokenDim = 32
@@ -72,8 +71,17 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(f.shape, [1, 2, 4, 4])
         XCTAssertEqual(f.value.scalars.prefix(8).map { $0 }, [1, 1, 2, 2, 1, 1, 2, 2])
         XCTAssertEqual(try FeatureTaps.parse("down1_mid"), ["down1", "mid"])
-        XCTAssertThrowsError(try FeatureTaps.channels(of: ["up7"], unet: ConfigFile.decode(UNet2DConditionConfig.self,
-                                                                                              from: Data(Self.unetJSON.utf8), name: "u")))
+        XCTAssertThrowsError(try FeatureTaps.channels(of: ["up7"], denoiser: model.denoiser))
+        XCTAssertEqual(try FeatureTaps.channels(of: ["down0", "mid", "up1"], denoiser: model.denoiser), [32, 64, 32])
+        // The fit check names the source and what does not fit.
+        XCTAssertNoThrow(try model.adapter.checkFits(model.denoiser, textWidth: 32, source: "tiny"))
+        XCTAssertThrowsError(try model.adapter.checkFits(model.denoiser, textWidth: 48, source: "tiny")) {
+            XCTAssertTrue("\($0)".contains("tiny") && "\($0)".contains("48"), "\($0)")
+        }
+        let other = try self.tinyModel(taps: ["mid"])
+        XCTAssertThrowsError(try other.adapter.checkFits(ScaledChannels(model.denoiser), source: "tiny")) {
+            XCTAssertTrue("\($0)".contains("channels"), "\($0)")
+        }
         // The `cross-up` alias: SD's layout (first up block without attention) gives up1, the bundled one up0.
         var sd = UNet2DConditionConfig()
         sd.upBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
@@ -84,35 +92,19 @@ final class EndToEndTests: XCTestCase {
         XCTAssertThrowsError(try FeatureTaps.resolve(["cross-up"], unet: sd)) { XCTAssertTrue("\($0)".contains("cross-attention"), "\($0)") }
     }
 
-    func testProbePlanOnShapesWorldTrainsTheAdapterOnly() throws {
+    func testProbePlanTrainsTheAdapterOnly() throws {
         let model = try tinyModel(contrastive: true)
-        let world = SampleGenerator(seed: 0, config: .standard)
-        let samples = (0..<40).map { world.sample(split: .train, index: $0) }.filter { !$0.negatives.isEmpty && !$0.expressions.isEmpty }
-        let chosen = Array(samples.prefix(2))
-        XCTAssertEqual(chosen.count, 2)
-        // A stand-in word tokenizer: one token per word, two for words longer than 5 letters.
-        let wordTokens: (String) throws -> [Int] = { w in Array(repeating: 1, count: w.count > 5 ? 2 : 1) }
-        var rng = SplitMix(seed: 3)
-        let batch = try ProbeBatch(samples: chosen, generator: world, wordTokens: wordTokens, contextLength: 10, choices: &rng)
-        XCTAssertEqual(batch.images.shape[0], 6)
-        XCTAssertEqual(batch.captions.map { $0.count }, [3, 3])
-        XCTAssertEqual(batch.textsToEncode.count, 8)
-        for (e, t) in zip(batch.expressions, batch.recTargets) {
-            let expectedBox: [Float] = [Float(e.box.cx), Float(e.box.cy), Float(e.box.w), Float(e.box.h)]
-            XCTAssertEqual(t.boxes[0], expectedBox)
-            var tokens = 2
-            for w in e.text.split(separator: " ") { tokens += w.count > 5 ? 2 : 1 }
-            XCTAssertEqual(t.tokenCount, tokens)
-        }
-        // Stand-in latents (4 channels at 8x8 from the 32x32 images) and random text features.
-        let img = batch.images
-        let latents = Tensor.concat([img, img.sliced(axis: 1, start: 0, end: 1)], axis: 1).avgPool2d(kernel: 4, stride: 4)
+        // Two samples: stand-in latents of their three images (4 channels, 8x8), random text features, and REC
+        // targets of one box and a one- or two-token span each.
+        let targets = [try RECTarget(boxes: [[0.3, 0.4, 0.2, 0.1]], tokenSpans: [[1]], tokenCount: 4),
+                       try RECTarget(boxes: [[0.7, 0.5, 0.3, 0.3]], tokenSpans: [[2, 3]], tokenCount: 6)]
+        let latents = pseudoRandom([6, 4, 8, 8], seed: 4)
         let schedule = NoiseSchedule(config: try DDPMScheduler([:]).config)
         let captions = TextFeatures(context: pseudoRandom([6, 10, 32], seed: 5), pooled: pseudoRandom([6, 32], seed: 6))
         let expressions = TextFeatures(context: pseudoRandom([2, 10, 32], seed: 7), pooled: pseudoRandom([2, 32], seed: 8),
                                        tokens: pseudoRandom([2, 10, 32], seed: 9))
         var dropoutRNG = SplitMix(seed: 1)
-        let terms = try ProbePlan.losses(model: model, batch: batch, latents: latents, noise: pseudoRandom([2, 4, 8, 8], seed: 10),
+        let terms = try ProbePlan.losses(model: model, recTargets: targets, latents: latents, noise: pseudoRandom([2, 4, 8, 8], seed: 10),
                                          timesteps: [999, 3], schedule: schedule, captions: captions, expressions: expressions,
                                          generator: &dropoutRNG)
         XCTAssertEqual(terms.i2tScores.shape, [2, 3])
@@ -123,6 +115,10 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(model.adapter.store.namedParameters().allSatisfy { $0.variable.grad != nil })
         let unet = model.denoiser as! UNet2DConditionModel
         XCTAssertTrue(unet.store.namedParameters().allSatisfy { $0.variable.grad == nil })
+        XCTAssertThrowsError(try ProbePlan.losses(model: model, recTargets: [targets[0]], latents: latents,
+                                                  noise: pseudoRandom([2, 4, 8, 8], seed: 10), timesteps: [999, 3],
+                                                  schedule: schedule, captions: captions, expressions: expressions,
+                                                  generator: &dropoutRNG))
     }
 
     func testMetrics() throws {
@@ -141,5 +137,19 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(top[0].map { Float($0) }, [0.5, 0.5, 0.2, 0.2])
         XCTAssertEqual(DiscriminativeMetrics.recHits(predicted: top, targets: [[0.52, 0.5, 0.2, 0.2]]), [true])
         XCTAssertEqual(DiscriminativeMetrics.recHits(predicted: top, targets: [[0.7, 0.5, 0.2, 0.2]]), [false])
+    }
+}
+
+/// A denoiser that reports twice the channels of every tap of the one it wraps (a fit-check mismatch).
+final class ScaledChannels: Denoiser {
+    let inner: any Denoiser
+    init(_ inner: any Denoiser) { self.inner = inner }
+    var inChannels: Int { inner.inChannels }
+    var outChannels: Int { inner.outChannels }
+    var contextDim: Int { inner.contextDim }
+    var tapNames: [String] { inner.tapNames }
+    func tapChannels(_ name: String) -> Int? { inner.tapChannels(name).map { 2 * $0 } }
+    func forward(_ sample: Variable, timesteps: [Float], context: Variable, taps: Set<String>, computeOutput: Bool) -> DenoiserOutput {
+        inner.forward(sample, timesteps: timesteps, context: context, taps: taps, computeOutput: computeOutput)
     }
 }

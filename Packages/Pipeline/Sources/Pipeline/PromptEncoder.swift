@@ -9,9 +9,9 @@ import Tokenizer
 /// `StableDiffusionPipeline.encode_prompt` does: fixed-length ids (padded to the tokenizer's context), no attention
 /// mask, the encoder's last hidden state (or a `clipSkip` layer). Prompts longer than the context are truncated
 /// (start token, the first L − 2 tokens, end token) and reported in `warnings`, with the words that were dropped.
-/// `encode` and `conditioningWithPooled` also return the pooled embedding e_y per prompt (CLIP's pooled output), the
+/// `encode` and `conditioning` also return the pooled embedding e_y per prompt (CLIP's pooled output), the
 /// text side of DPT's matching score.
-public struct PromptEncoder {
+public final class PromptEncoder: TextConditioner {
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
     /// diffusers' `clip_skip` (nil: last layer).
@@ -28,6 +28,9 @@ public struct PromptEncoder {
         self.textEncoder = textEncoder
         self.clipSkip = clipSkip
     }
+
+    public var contextDim: Int { textEncoder.config.hiddenSize }
+    public var pooledDim: Int? { textEncoder.config.hiddenSize }
 
     /// The diffusers warning for a truncated prompt, or nil when it fits.
     public func truncationWarning(for prompt: String) throws -> String? {
@@ -82,22 +85,16 @@ public struct PromptEncoder {
     }
 
     /// The conditioning of `prompts` with their negative prompts (one per prompt, or one for all; nil = the empty
-    /// prompt, as diffusers uses). `withUncond` false skips the negative half (guidance off).
+    /// prompt, as diffusers uses) and the prompts' pooled embeddings e_y (the negative prompts get none: DPT's
+    /// self-correction scores the conditional branch only). `withUncond` false skips the negative half (guidance off).
+    /// Without `clipSkip` one encoder pass gives the states and the pooled embeddings.
     public func conditioning(prompts: [String], negativePrompts: [String]? = nil,
                              withUncond: Bool = true) throws -> (TextConditioning, warnings: [String]) {
-        let (cond, warnings) = try embeddings(prompts)
-        return try attachingNegatives(to: cond, prompts: prompts, warnings: warnings, negativePrompts: negativePrompts,
-                                      withUncond: withUncond)
-    }
-
-    /// `conditioning` plus the prompts' pooled embeddings e_y [P, D] (self-correction scores against them; the
-    /// negative prompts get none: the correction uses the conditional branch only).
-    public func conditioningWithPooled(prompts: [String], negativePrompts: [String]? = nil, withUncond: Bool = true)
-        throws -> (TextConditioning, pooled: Tensor, warnings: [String]) {
         let e = try encode(prompts)
-        let (c, w) = try attachingNegatives(to: e.states, prompts: prompts, warnings: e.warnings, negativePrompts: negativePrompts,
+        var (c, w) = try attachingNegatives(to: e.states, prompts: prompts, warnings: e.warnings, negativePrompts: negativePrompts,
                                             withUncond: withUncond)
-        return (c, e.pooled, w)
+        c.pooled = e.pooled
+        return (c, w)
     }
 
     private func attachingNegatives(to cond: Tensor, prompts: [String], warnings: [String], negativePrompts: [String]?,

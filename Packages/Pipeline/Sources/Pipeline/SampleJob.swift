@@ -1,16 +1,16 @@
 import DataIO
 import Diffusion
 import Foundation
-import SelfCorrection
 import Tensor
 
 /// The `sample` tool's work, as a library call: prompts -> PNGs and a grid in an output folder.
 ///
 /// Images of a prompt are generated in chunks of `batch` (one U-Net call per step per chunk, CFG doubling it);
 /// image j of every prompt uses seed `seed + j` for its initial latent (`Seeding.perImage`), so a file does not
-/// depend on `batch` or on the other prompts (with a deterministic scheduler). With `selfCorrection` every chunk is
-/// corrected against its own prompt (token states and pooled embedding e_y); the corrected images depend on
-/// `batch` only through float rounding, as the plain ones.
+/// depend on `batch` or on the other prompts (with a deterministic scheduler). With `makeHooks` every chunk runs
+/// with fresh step hooks (e.g. DPT's self-correction, which reads each chunk's own prompt states and pooled
+/// embedding e_y from the conditioning); hooked images depend on `batch` only through float rounding, as the plain
+/// ones.
 public struct SampleJob {
     public var prompts: [String]
     public var imagesPerPrompt: Int = 4
@@ -25,8 +25,9 @@ public struct SampleJob {
     public var height: Int?
     public var width: Int?
     public var gridColumns: Int?
-    /// DPT's self-correction (nil: plain sampling). Its scorer must read `pipeline.unet`.
-    public var selfCorrection: SelfCorrector?
+    /// Step hooks for each chunk, made fresh per chunk (nil: plain sampling). A self-correction scorer must read
+    /// `pipeline.unet`.
+    public var makeHooks: (() -> [any StepHook])?
 
     public init(prompts: [String], output: URL) {
         self.prompts = prompts
@@ -44,9 +45,9 @@ public struct SampleJob {
         /// Wall seconds per image, in `images` order: its chunk's wall time (prompt encoding, denoising with any
         /// self-correction, decoding; not the PNG writing) divided by the chunk's image count.
         public var imageSeconds: [Double]
-        /// The self-correction records of each chunk (one per step), in generation order; empty without
-        /// self-correction.
-        public var corrections: [[CorrectionRecord]]
+        /// The hooks each chunk ran with, in generation order (their records, e.g. self-correction's); empty
+        /// without `makeHooks`.
+        public var chunkHooks: [[any StepHook]]
 
         /// Mean wall seconds per image.
         public var secondsPerImage: Double { imageSeconds.isEmpty ? 0 : imageSeconds.reduce(0, +) / Double(imageSeconds.count) }
@@ -89,7 +90,7 @@ public struct SampleJob {
         var all: [Tensor] = []
         var seconds = 0.0
         var imageSeconds: [Double] = []
-        var corrections: [[CorrectionRecord]] = []
+        var chunkHooks: [[any StepHook]] = []
         var done = 0
         let start = Date()
         for (p, prompt) in prompts.enumerated() {
@@ -101,8 +102,9 @@ public struct SampleJob {
                                                 imagesPerPrompt: k,
                                                 seeding: .perImage((j..<(j + k)).map { seed &+ UInt64($0) }))
                 let chunkStart = Date()
-                let (result, records) = try pipeline.generate(prompts: [prompt], negativePrompt: negativePrompt, options: options,
-                    selfCorrection: selfCorrection, progress: { step in
+                let hooks = makeHooks?() ?? []
+                let result = try pipeline.generate(prompts: [prompt], negativePrompt: negativePrompt, options: options,
+                    hooks: hooks, progress: { step in
                         guard let progress, step.phase == .denoising else { return }
                         let elapsed = Date().timeIntervalSince(start)
                         let fraction = Double(done) + Double(k) * Double(step.step) / Double(step.stepCount)
@@ -112,7 +114,7 @@ public struct SampleJob {
                     })
                 let chunkSeconds = Date().timeIntervalSince(chunkStart)
                 imageSeconds += Array(repeating: chunkSeconds / Double(k), count: k)
-                if selfCorrection != nil { corrections.append(records) }
+                if makeHooks != nil { chunkHooks.append(hooks) }
                 seconds += result.denoisingSeconds + result.decodingSeconds
                 let images = result.images!
                 let names = (j..<(j + k)).map { String(format: "%03d-%@-s%llu", p, ImageOutput.slug(prompt), seed &+ UInt64($0)) }
@@ -129,6 +131,6 @@ public struct SampleJob {
         let grid = output.appendingPathComponent("grid.png")
         try ImageOutput.writeGrid(Tensor.concat(all, axis: 0), columns: gridColumns ?? imagesPerPrompt, to: grid)
         return Report(images: files, grid: grid, seconds: seconds, imageCount: total, imageSeconds: imageSeconds,
-                      corrections: corrections)
+                      chunkHooks: chunkHooks)
     }
 }

@@ -10,7 +10,7 @@ import XCTest
 final class ModelLoadingTests: XCTestCase {
     func testSavePretrainedFolderLoadsEveryComponent() throws {
         let pipe = Fixture.pipeline
-        XCTAssertEqual(pipe.modelIndex.className, "StableDiffusionPipeline")
+        XCTAssertEqual(pipe.modelIndex?.className, "StableDiffusionPipeline")
         XCTAssertTrue(pipe.autoencoder is AutoencoderKL)
         XCTAssertEqual(pipe.autoencoder.downscaleFactor, 2)
         XCTAssertEqual(pipe.unet.contextDim, 32)

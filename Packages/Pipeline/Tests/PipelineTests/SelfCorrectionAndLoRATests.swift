@@ -30,6 +30,17 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
         }
     }
 
+    /// A self-corrected run: the pipeline with a `SelfCorrectionHook` (from its own package) among its step hooks.
+    func generate(_ pipe: StableDiffusionPipeline, prompts: [String], negativePrompt: String? = nil, options: GenerationOptions,
+                  selfCorrection corrector: SelfCorrector?, decode: Bool = true) throws -> (GenerationResult, [CorrectionRecord]) {
+        guard let corrector else {
+            return (try pipe.generate(prompts: prompts, negativePrompt: negativePrompt, options: options, decode: decode), [])
+        }
+        let hook = SelfCorrectionHook(corrector: corrector, scheduler: pipe.scheduler)
+        let result = try pipe.generate(prompts: prompts, negativePrompt: negativePrompt, options: options, hooks: [hook], decode: decode)
+        return (result, hook.records)
+    }
+
     func bitEqual(_ a: Tensor, _ b: Tensor) -> Bool {
         a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern }
     }
@@ -48,17 +59,16 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
             let row = states.selecting(axis: 0, index: p).selecting(axis: 0, index: end).contiguous()
             XCTAssertTrue(bitEqual(e.pooled.selecting(axis: 0, index: p).contiguous(), row), "prompt \(p)")
         }
-        var skip = enc
-        skip.clipSkip = 1
+        let skip = try PromptEncoder(tokenizer: enc.tokenizer, textEncoder: enc.textEncoder, clipSkip: 1)
         let s = try skip.encode(prompts)
         XCTAssertFalse(bitEqual(s.states, e.states))
         XCTAssertTrue(bitEqual(s.pooled, e.pooled))
 
-        let (c, pooled, _) = try enc.conditioningWithPooled(prompts: prompts, negativePrompts: ["blurry"])
-        let (plain, _) = try enc.conditioning(prompts: prompts, negativePrompts: ["blurry"])
-        XCTAssertTrue(bitEqual(c.cond, plain.cond))
-        XCTAssertTrue(bitEqual(try XCTUnwrap(c.uncond), try XCTUnwrap(plain.uncond)))
-        XCTAssertTrue(bitEqual(pooled, e.pooled))
+        // The conditioner's conditioning carries the prompts' e_y beside the states (the negative prompts get none).
+        let (c, _) = try enc.conditioning(prompts: prompts, negativePrompts: ["blurry"])
+        XCTAssertTrue(bitEqual(c.cond, states))
+        XCTAssertTrue(bitEqual(try XCTUnwrap(c.uncond), try enc.embeddings(["blurry", "blurry"]).0))
+        XCTAssertTrue(bitEqual(try XCTUnwrap(c.pooled), e.pooled))
     }
 
     /// A LoRA folder written by `UNetLoRA.save` merges into the pipeline's U-Net: the images equal those of the
@@ -107,7 +117,7 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
         }
     }
 
-    /// `generate(selfCorrection:)`: nil and eta = 0 are the plain run bit for bit; eta > 0 changes the images; the
+    /// A `SelfCorrectionHook` among the pipeline's hooks: none and eta = 0 are the plain run bit for bit; eta > 0 changes the images; the
     /// scorer sees the conditional token states and each image's own prompt's e_y, never the negative prompt.
     func testSelfCorrectedGenerate() throws {
         let pipe = Fixture.pipeline
@@ -117,18 +127,18 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
         let plain = try pipe.generate(prompts: prompts, negativePrompt: "blurry", options: small, decode: false)
         let spy = try SpyScorer(pipe.unet)
 
-        let (none, noRecords) = try pipe.generate(prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: nil, decode: false)
+        let (none, noRecords) = try generate(pipe, prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: nil, decode: false)
         XCTAssertTrue(bitEqual(none.latents, plain.latents))
         XCTAssertTrue(noRecords.isEmpty)
 
         let zero = SelfCorrector(scorer: spy, settings: SelfCorrectionSettings(eta: .constant(0)))
-        let (z, zeroRecords) = try pipe.generate(prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: zero, decode: false)
+        let (z, zeroRecords) = try generate(pipe, prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: zero, decode: false)
         XCTAssertTrue(bitEqual(z.latents, plain.latents))
         XCTAssertEqual(zeroRecords.map(\.eta), [0, 0, 0])
         XCTAssertTrue(spy.texts.isEmpty, "eta 0 must not run the scorer")
 
         let corrector = SelfCorrector(scorer: spy, settings: SelfCorrectionSettings(eta: .constant(0.5)))
-        let (c, records) = try pipe.generate(prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: corrector, decode: false)
+        let (c, records) = try generate(pipe, prompts: prompts, negativePrompt: "blurry", options: small, selfCorrection: corrector, decode: false)
         XCTAssertEqual(records.count, 3)
         XCTAssertTrue(records.allSatisfy { $0.scores.count == 4 })
         XCTAssertGreaterThan(maxAbsDiff(c.latents, plain.latents), 1e-4)
@@ -158,14 +168,15 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
         job.steps = 2
         job.height = 16
         job.width = 16
-        job.selfCorrection = SelfCorrector(scorer: spy, settings: SelfCorrectionSettings(eta: .constant(0.5)))
+        let corrector = SelfCorrector(scorer: spy, settings: SelfCorrectionSettings(eta: .constant(0.5)))
+        job.makeHooks = { [SelfCorrectionHook(corrector: corrector, scheduler: pipe.scheduler)] }
         let report = try job.run(on: pipe)
         XCTAssertEqual(report.images.count, 6)
         XCTAssertEqual(report.imageSeconds.count, 6)
         XCTAssertTrue(report.imageSeconds.allSatisfy { $0 > 0 })
         XCTAssertEqual(report.imageSeconds[0], report.imageSeconds[1])       // one chunk of two images
         XCTAssertGreaterThan(report.secondsPerImage, 0)
-        XCTAssertEqual(report.corrections.map(\.count), [2, 2, 2, 2])        // chunks 2 + 1 per prompt, 2 steps each
+        XCTAssertEqual(report.chunkHooks.map { ($0.first as? SelfCorrectionHook)?.records.count }, [2, 2, 2, 2])        // chunks 2 + 1 per prompt, 2 steps each
         // Each prompt encoded alone, as the job encodes it (a batch of prompts may round differently).
         let pooled = try prompts.map { try pipe.prompts.encode([$0]).pooled }
         // Chunks in order: prompt 0 (2 images, 1 image), prompt 1 (2, 1); 2 gradient passes per chunk.
@@ -179,7 +190,7 @@ final class SelfCorrectionAndLoRATests: XCTestCase {
         // The files equal a direct self-corrected run of prompt 1, seeds 0 and 1 (the same chunk).
         let options = GenerationOptions(steps: 2, guidanceScale: SampleJob.defaultGuidance, height: 16, width: 16,
                                         imagesPerPrompt: 2, seeding: .perImage([0, 1]))
-        let (direct, _) = try pipe.generate(prompts: [prompts[1]], options: options, selfCorrection: job.selfCorrection)
+        let (direct, _) = try generate(pipe, prompts: [prompts[1]], options: options, selfCorrection: corrector)
         let expected = try RasterImage.images(batch: direct.images!)
         for j in 0..<2 {
             XCTAssertEqual(try PNG.read(report.images[3 + j]).pixels, expected[j].pixels, "image \(j) of prompt 1")

@@ -83,3 +83,19 @@ public enum EtaSchedule: Equatable, Sendable {
         }
     }
 }
+
+extension EtaSchedule: CustomStringConvertible {
+    /// "constant 0.5", "first 10 steps at 0.5", "linear 0.5 to 0", "per step [0.5, 0]".
+    public var description: String {
+        func number(_ x: Float) -> String {
+            let d = Double(x)
+            return d == d.rounded() && abs(d) < 1e9 ? String(Int(d)) : String(format: "%g", d)
+        }
+        switch self {
+        case let .constant(e): return "constant \(number(e))"
+        case let .firstSteps(e, k): return "first \(k) steps at \(number(e))"
+        case let .linear(a, b): return "linear \(number(a)) to \(number(b))"
+        case let .perStep(v): return "per step [\(v.map(number).joined(separator: ", "))]"
+        }
+    }
+}

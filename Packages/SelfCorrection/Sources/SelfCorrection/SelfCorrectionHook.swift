@@ -34,7 +34,8 @@ public final class SelfCorrectionHook: StepHook {
     /// The pipeline's scheduler (for the model-input scaling).
     public let scheduler: any Scheduler
     /// Pooled text embeddings, one row per image [N, D] or per prompt [P, D] (repeated in place to N rows, as
-    /// `TextConditioning.repeatedPerPrompt` repeats the token states). nil when the scorer needs none.
+    /// `TextConditioning.repeatedPerPrompt` repeats the token states). nil: the run's own
+    /// `TextConditioning.pooled` (what a text conditioner with pooled embeddings provides), or none.
     public let pooled: Tensor?
     /// Keep each step's raw gradient in the records (memory: one latent batch per step).
     public var keepsGradients = false
@@ -78,7 +79,7 @@ public final class SelfCorrectionHook: StepHook {
             return nil
         }
         let count = x.shape[0]
-        let text = AlignmentText(context: state.conditioning.cond, pooled: pooledRows(count: count))
+        let text = AlignmentText(context: state.conditioning.cond, pooled: pooledRows(count: count) ?? state.conditioning.pooled)
         let z = scheduler.scaleModelInput(x, timestep: state.timestep)
         let (scores, g) = corrector.scoreGradient(modelInput: z, timestep: state.timestep, text: text)
         let d = corrector.direction(g)

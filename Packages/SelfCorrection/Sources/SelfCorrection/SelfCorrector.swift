@@ -1,4 +1,5 @@
 import Autodiff
+import Diffusion
 import Tensor
 
 /// Settings of DPT's self-correction.

@@ -3,9 +3,9 @@ import Tensor
 
 extension TextToImagePipeline {
     /// `generate` with DPT's self-correction: a `SelfCorrectionHook` on this pipeline's scheduler runs first,
-    /// then `hooks`. `pooled` holds the prompts' pooled text embeddings ([P, D] or one row per image), when the
-    /// scorer needs them. Returns the result and the per-step records.
-    public func generate(_ conditioning: TextConditioning, pooled: Tensor?, selfCorrection corrector: SelfCorrector,
+    /// then `hooks`. The scorer reads the prompts' pooled embeddings from `conditioning.pooled`, or from `pooled`
+    /// when given ([P, D] or one row per image). Returns the result and the per-step records.
+    public func generate(_ conditioning: TextConditioning, pooled: Tensor? = nil, selfCorrection corrector: SelfCorrector,
                          options: GenerationOptions = GenerationOptions(), latents: Tensor? = nil,
                          hooks: [any StepHook] = [], decode: Bool = true,
                          progress: ((GenerationProgress) -> Void)? = nil) throws -> (GenerationResult, [CorrectionRecord]) {

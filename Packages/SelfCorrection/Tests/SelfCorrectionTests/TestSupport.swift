@@ -22,6 +22,7 @@ final class RecordingDenoiser: Denoiser {
     var outChannels: Int { inner.outChannels }
     var contextDim: Int { inner.contextDim }
     var tapNames: [String] { inner.tapNames }
+    func tapChannels(_ name: String) -> Int? { inner.tapChannels(name) }
     func forward(_ sample: Variable, timesteps: [Float], context: Variable, taps: Set<String>,
                  computeOutput: Bool) -> DenoiserOutput {
         calls.append(Call(sample: sample.value, context: context.value, timesteps: timesteps, taps: taps,

@@ -133,17 +133,9 @@ public struct T2IConfig: RunConfig, Equatable, Sendable {
 
     /// Keys that only steer logging, checkpointing and progress grids: a run may be resumed with other values.
     /// `guidance_scale` and `sample_steps` steer only the in-loop grids and the sampling defaults written with the
-    /// model (`samplingDefaults`), never the weights.
+    /// model (what the tools' `ModelOptions.samplingDefaults` reads back), never the weights.
     public static let bookkeepingKeys: Set<String> = ["checkpoint_every", "keep_checkpoints", "sample_every", "log_every",
                                                       "guidance_scale", "sample_steps"]
-
-    /// The settings a model folder written by train-t2i is sampled with by default: `sample_steps` and
-    /// `guidance_scale` of its `train_config.json` (a missing key: this config's default); nil when the folder has
-    /// none (a diffusers Stable Diffusion folder). Reads the two keys only (`ModelFolder.samplingDefaults`).
-    public static func samplingDefaults(modelFolder: URL) throws -> (steps: Int, guidanceScale: Float)? {
-        let d = T2IConfig()
-        return try ModelFolder.samplingDefaults(in: modelFolder, fallback: (d.sampleSteps, Float(d.guidanceScale)))
-    }
 
     /// Checks value ranges and block lists; errors name the key.
     public func validate() throws {

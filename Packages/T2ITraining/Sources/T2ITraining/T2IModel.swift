@@ -3,24 +3,35 @@ import DataIO
 import Diffusion
 import Foundation
 import NN
+import Pipeline
 import Tensor
 import TextEncoder
 import Tokenizer
 
-/// A pixel-space Stable Diffusion model: CLIP tokenizer and text encoder, SD U-Net, scheduler configuration.
-/// Written and read in the diffusers folder layout (`model_index.json`, `tokenizer/`, `text_encoder/`, `unet/`,
-/// `scheduler/`; no `vae/`: the U-Net works on RGB pixels in [-1, 1]).
+/// The trainable view of a pixel-space text-to-image model: the `ModelComponents` every tool loads (CLIP
+/// tokenizer and text encoder, SD U-Net, scheduler configuration; `IdentityAutoencoder`: the U-Net works on RGB
+/// pixels in [-1, 1]) with its parameters named for checkpoints, EMA swaps and writing. Written and read in the
+/// diffusers folder layout (`model_index.json`, `tokenizer/`, `text_encoder/`, `unet/`, `scheduler/`; no `vae/`).
+/// Sampling goes through the one loop, `TextToImagePipeline` (`pipeline(scheduler:)`).
 public final class T2IModel {
-    public let tokenizer: CLIPTokenizer
-    public let textEncoder: CLIPTextModel
-    public let unet: UNet2DConditionModel
-    public var scheduler: SchedulerConfiguration
+    public let components: ModelComponents
 
-    public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel, scheduler: SchedulerConfiguration) {
-        self.tokenizer = tokenizer
-        self.textEncoder = textEncoder
-        self.unet = unet
-        self.scheduler = scheduler
+    public var tokenizer: CLIPTokenizer { components.tokenizer }
+    public var textEncoder: CLIPTextModel { components.textEncoder }
+    public var unet: UNet2DConditionModel { components.unet }
+    public var scheduler: SchedulerConfiguration { components.schedulerConfig }
+
+    /// The view of `components`; throws unless they are a pixel-space model (no VAE).
+    public init(components: ModelComponents) throws {
+        guard components.autoencoder is IdentityAutoencoder else {
+            throw T2ITrainingError("T2IModel is a pixel-space model; the folder \(components.folder?.path ?? "(in memory)") has a VAE")
+        }
+        self.components = components
+    }
+
+    public convenience init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel, scheduler: SchedulerConfiguration) throws {
+        try self.init(components: ModelComponents(tokenizer: tokenizer, textEncoder: textEncoder, unet: unet,
+                                                  autoencoder: IdentityAutoencoder(channels: unet.outChannels), schedulerConfig: scheduler))
     }
 
     /// A freshly initialised model for `config`: the U-Net with PyTorch's default initialisation from
@@ -33,7 +44,25 @@ public final class T2IModel {
         var g = TorchGenerator(seed: config.seed &+ 1)
         let text = try CLIPTextModel(config: tc, vb: ParameterStore(generator: TorchGenerator(seed: config.seed &+ 1)).root)
         text.initializeWeights(generator: &g)
-        self.init(tokenizer: tokenizer, textEncoder: text, unet: unet, scheduler: try config.schedulerConfiguration())
+        try self.init(tokenizer: tokenizer, textEncoder: text, unet: unet, scheduler: try config.schedulerConfiguration())
+    }
+
+    /// The sampling loop on this model (the scheduler built from `scheduler`, default the model's).
+    public func pipeline(scheduler config: SchedulerConfiguration? = nil) throws -> TextToImagePipeline {
+        try components.pipeline(scheduler: (config ?? scheduler).makeScheduler())
+    }
+
+    /// Images [N, 3, side, side] in [-1, 1] of `prompts` (image i from `seeds[i]`, so an image depends on its
+    /// prompt and seed only) with the empty negative prompt: one `TextToImagePipeline` run, no graph recorded.
+    public func sample(prompts: [String], seeds: [UInt64], steps: Int, guidanceScale: Float, guidanceRescale: Float = 0,
+                       imageSize: Int) throws -> Tensor {
+        guard prompts.count == seeds.count, !prompts.isEmpty else {
+            throw T2ITrainingError("sample: \(prompts.count) prompts and \(seeds.count) seeds (need the same non-zero count)")
+        }
+        let options = GenerationOptions(steps: steps, guidanceScale: guidanceScale, guidanceRescale: guidanceRescale,
+                                        height: imageSize, width: imageSize, imagesPerPrompt: 1, seeding: .perImage(seeds))
+        let (conditioning, _) = try components.conditioner.conditioning(prompts: prompts, withUncond: options.usesGuidance)
+        return try pipeline().generate(conditioning, options: options).images!
     }
 
     /// Every parameter, named `unet.<diffusers key>` and `text_encoder.<transformers key>`.
@@ -102,13 +131,9 @@ public final class T2IModel {
         try ModelFolder.writeIndex(index, to: url)
     }
 
-    /// Reads a folder written by `write(to:)` (or any diffusers SD folder without a VAE and with 3-channel U-Net).
+    /// Reads a folder written by `write(to:)` (or any diffusers SD folder without a VAE) through the project's one
+    /// loader, with trainable weights.
     public static func load(from url: URL) throws -> T2IModel {
-        let folder = try ModelFolder(url)
-        let tokenizer = try CLIPTokenizer(folder: url.appendingPathComponent("tokenizer").path)
-        let text = try CLIPTextModel(folder: url.appendingPathComponent("text_encoder"))
-        let unet = try UNet2DConditionModel.load(from: folder)
-        let sched = try SchedulerConfiguration(component: folder.component("scheduler"))
-        return T2IModel(tokenizer: tokenizer, textEncoder: text, unet: unet, scheduler: sched)
+        try T2IModel(components: ModelComponents.load(folder: url, frozen: false))
     }
 }

@@ -3,6 +3,7 @@ import DataIO
 import Diffusion
 import Foundation
 import NN
+import RunLoop
 import ShapesWorld
 import Tensor
 import TextEncoder
@@ -213,51 +214,43 @@ public final class T2ITrainer {
     public func run(stopAfter: Int? = nil) throws {
         let target = Swift.min(config.steps, stopAfter ?? config.steps)
         let metricsURL = runDirectory.appendingPathComponent("metrics.jsonl")
-        try trimMetrics(at: metricsURL, after: step)
+        try RunMetrics.trim(at: metricsURL, after: step)
         metrics = try MetricsLogWriter(url: metricsURL)
         if let r = resumedFrom { output("resumed from step \(r) (\(checkpointDirectory.path))") }
         output("model: \(model.parameterCount) parameters (U-Net \(model.unet.store.parameterCount()), text encoder \(model.textEncoder.store.parameterCount())), batch \(config.batchSize), \(config.steps) steps")
-        var windowLoss = 0.0, windowNorm = 0.0, windowSteps = 0, windowParse = 0.0, windowParseSteps = 0
-        var windowStart = Date()
-        var secondsPerStep: Double? = nil
-        while step < target {
+        typealias StepResult = (loss: Float, norm: Float, parse: Float?)
+        let loop = RunLoop<StepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
+                                       checkpointEvery: config.checkpointEvery, checkpointAtTarget: false,
+                                       periodic: [.init(every: config.sampleEvery) {
+                                           let url = try self.writeSampleGrid()
+                                           self.output("samples \(url.lastPathComponent)")
+                                           try self.logTextSeparation()
+                                       }])
+        try loop.run(step: { step }, trainStep: {
             let (loss, norm) = try trainStep()
-            windowLoss += Double(loss); windowNorm += Double(norm); windowSteps += 1
-            if let p = lastParseLoss { windowParse += Double(p); windowParseSteps += 1 }
-            if step % config.logEvery == 0 || step == target {
-                let elapsed = Date().timeIntervalSince(windowStart)
-                let sps = elapsed / Double(windowSteps)
-                secondsPerStep = secondsPerStep.map { 0.7 * $0 + 0.3 * sps } ?? sps
-                let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
-                let p = TrainingProgress(step: step, totalSteps: config.steps, loss: windowLoss / Double(windowSteps),
-                                         learningRate: lr, gradNorm: windowNorm / Double(windowSteps),
-                                         imagesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps,
-                                         etaSeconds: secondsPerStep! * Double(config.steps - step))
-                var record = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm, "images_per_second": p.imagesPerSecond,
-                              "seconds_per_step": sps]
-                if windowParseSteps > 0 {
-                    record["text_parse_loss"] = windowParse / Double(windowParseSteps)
-                    output(p.line + String(format: "  parse %.3f", windowParse / Double(windowParseSteps)))
-                } else {
-                    output(p.line)
-                }
-                try metrics?.log(step: step, record)
-                windowLoss = 0; windowNorm = 0; windowSteps = 0; windowParse = 0; windowParseSteps = 0
-                windowStart = Date()
+            return (loss, norm, lastParseLoss)
+        }, log: { window, sps, eta in
+            let n = Double(window.count)
+            let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+            let p = TrainingProgress(step: step, totalSteps: config.steps, loss: window.reduce(0) { $0 + Double($1.loss) } / n,
+                                     learningRate: lr, gradNorm: window.reduce(0) { $0 + Double($1.norm) } / n,
+                                     imagesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
+            var record = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm, "images_per_second": p.imagesPerSecond,
+                          "seconds_per_step": sps]
+            let parses = window.compactMap(\.parse)
+            if !parses.isEmpty {
+                let parse = parses.reduce(0) { $0 + Double($1) } / Double(parses.count)
+                record["text_parse_loss"] = parse
+                output(p.line + String(format: "  parse %.3f", parse))
+            } else {
+                output(p.line)
             }
-            if step % config.checkpointEvery == 0 || step == config.steps {
-                let url = try saveCheckpoint()
-                try writeLossPlot()
-                output("checkpoint \(url.lastPathComponent)")
-                windowStart = Date()
-            }
-            if config.sampleEvery > 0 && (step % config.sampleEvery == 0 || step == config.steps) {
-                let url = try writeSampleGrid()
-                output("samples \(url.lastPathComponent)")
-                try logTextSeparation()
-                windowStart = Date()
-            }
-        }
+            try metrics?.log(step: step, record)
+        }, checkpoint: {
+            let url = try saveCheckpoint()
+            try writeLossPlot()
+            output("checkpoint \(url.lastPathComponent)")
+        })
         if step == config.steps {
             try writeModel(to: modelDirectory)
             output("model written to \(modelDirectory.path)")
@@ -267,29 +260,14 @@ public final class T2ITrainer {
         metrics = nil
     }
 
-    /// Drops metric records past `step` (left by an interrupted run) so that the log matches the resumed run.
-    private func trimMetrics(at url: URL, after step: Int) throws {
-        guard FileManager.default.fileExists(atPath: url.path) else { return }
-        let records = try MetricsLog.read(url)
-        let keep = records.filter { ($0["step"]?.intValue ?? 0) <= step }
-        guard keep.count != records.count else { return }
-        let w = try MetricsLogWriter(url: url, truncate: true)
-        for r in keep { try w.log(r) }
-        try w.sync()
-        w.close()
-    }
-
     // MARK: Outputs
 
     /// `loss.png` from `metrics.jsonl` (log scale, smoothed).
     public func writeLossPlot() throws {
-        let url = runDirectory.appendingPathComponent("metrics.jsonl")
         try metrics?.sync()
-        let s = MetricsLog.series(try MetricsLog.read(url), key: "loss")
-        guard s.x.count >= 2 else { return }
-        var chart = LineChart(title: "train-t2i loss (\(config.predictionType) MSE\(config.snrGamma > 0 ? ", min-SNR weighted" : ""))", logY: true, smoothing: 0.6)
-        chart.add("loss", x: s.x, y: s.y)
-        try chart.write(to: runDirectory.appendingPathComponent("loss.png"))
+        try RunMetrics.plot(metrics: runDirectory.appendingPathComponent("metrics.jsonl"), keys: ["loss"],
+                            title: "train-t2i loss (\(config.predictionType) MSE\(config.snrGamma > 0 ? ", min-SNR weighted" : ""))",
+                            to: runDirectory.appendingPathComponent("loss.png"))
     }
 
     /// The fixed prompts of the progress grids: the first prompt of each category of the `id` suite.
@@ -310,7 +288,7 @@ public final class T2ITrainer {
         var ps: [String] = [], seeds: [UInt64] = []
         for (i, p) in prompts.enumerated() { for s in 0..<seedsPerPrompt { ps.append(p); seeds.append(UInt64(1000 * i + s)) } }
         let images = try model.withWeights(emaWeights) {
-            try T2ISampler.sample(model: model, prompts: ps, seeds: seeds, steps: config.sampleSteps,
+            try model.sample(prompts: ps, seeds: seeds, steps: config.sampleSteps,
                                   guidanceScale: Float(config.guidanceScale), imageSize: config.imageSize)
         }
         let dir = runDirectory.appendingPathComponent("samples")

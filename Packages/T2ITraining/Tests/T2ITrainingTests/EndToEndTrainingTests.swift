@@ -59,25 +59,24 @@ final class EndToEndTrainingTests: XCTestCase {
 
         let loaded = try T2IModel.load(from: folder)
         let prompts = ["a red circle", "two blue squares"]
-        let a = try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
-                                      imageSize: config.imageSize)
+        let a = try loaded.sample(prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2, imageSize: config.imageSize)
         let b = try trainer.model.withWeights(trainer.emaWeights) {
-            try T2ISampler.sample(model: trainer.model, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
-                                  imageSize: config.imageSize)
+            try trainer.model.sample(prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2, imageSize: config.imageSize)
         }
         // One image per batch: the same images up to GEMM blocking differences.
-        let single = try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
-                                           imageSize: config.imageSize, batchSize: 1)
+        let single = try Tensor.concat(zip(prompts, [UInt64(1), 2]).map {
+            try loaded.sample(prompts: [$0.0], seeds: [$0.1], steps: 4, guidanceScale: 2, imageSize: config.imageSize)
+        }, axis: 0)
         XCTAssertLessThan((single - a).abs().max().item(), 1e-4)
         XCTAssertEqual(a.shape, [2, 3, config.imageSize, config.imageSize])
         XCTAssertTrue(bitsEqual(a, b), "the loaded folder samples differently from the trained EMA model")
         XCTAssertTrue(a.scalars.allSatisfy { $0.isFinite && $0 >= -1 && $0 <= 1 })
         // diffusers' guidance_rescale changes the images; outside 0...1 it is refused.
-        let rescaled = try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
-                                             guidanceRescale: 0.7, imageSize: config.imageSize)
+        let rescaled = try loaded.sample(prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2, guidanceRescale: 0.7,
+                                         imageSize: config.imageSize)
         XCTAssertFalse(bitsEqual(a, rescaled))
-        XCTAssertThrowsError(try T2ISampler.sample(model: loaded, prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2,
-                                                   guidanceRescale: 1.5, imageSize: config.imageSize)) { e in
+        XCTAssertThrowsError(try loaded.sample(prompts: prompts, seeds: [1, 2], steps: 4, guidanceScale: 2, guidanceRescale: 1.5,
+                                               imageSize: config.imageSize)) { e in
             XCTAssertTrue("\(e)".contains("guidance rescale 1.5"), "\(e)")
         }
         // Different seeds give different images.

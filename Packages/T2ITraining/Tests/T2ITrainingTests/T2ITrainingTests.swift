@@ -75,23 +75,6 @@ final class T2IConfigTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("snr_gamma"), "\($0)") }
     }
 
-    /// A model folder's sampling defaults come from its train_config.json; none without one; bad values name the key.
-    func testSamplingDefaultsOfAModelFolder() throws {
-        let folder = temporaryFolder("sampling-defaults")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        XCTAssertNil(try T2IConfig.samplingDefaults(modelFolder: folder))
-        let file = folder.appendingPathComponent("train_config.json")
-        try Data(#"{"sample_steps": 30, "guidance_scale": 2.25}"#.utf8).write(to: file)
-        let d = try XCTUnwrap(try T2IConfig.samplingDefaults(modelFolder: folder))
-        XCTAssertEqual(d.steps, 30)
-        XCTAssertEqual(d.guidanceScale, 2.25)
-        try Data(#"{"guidance_scale": "high"}"#.utf8).write(to: file)
-        XCTAssertThrowsError(try T2IConfig.samplingDefaults(modelFolder: folder)) {
-            XCTAssertTrue("\($0)".contains("guidance_scale"), "\($0)")
-        }
-    }
-
     /// `text_encoder_lr_scale` scales the rate of exactly the text encoder's parameters when it is trained.
     func testTextEncoderLearningRateScale() throws {
         var c = try tinyConfig()
@@ -276,31 +259,6 @@ final class TextEncoderSeparationTests: XCTestCase {
     }
 }
 
-final class SuiteEvaluationTableTests: XCTestCase {
-    /// The failure table counts each failed image once per kind it fails, unparseable images apart, per category.
-    func testFailureTableCountsKindsPerCategory() throws {
-        func image(_ category: String, parseable: Bool = true, _ failed: [String], passed: [String] = []) -> String {
-            let cs = (failed.map { (k: $0, p: false) } + passed.map { (k: $0, p: true) })
-                .map { "{\"kind\":\"\($0.k)\",\"description\":\"d\",\"observed\":\"o\",\"passed\":\($0.p)}" }.joined(separator: ",")
-            let all = parseable && failed.isEmpty
-            return "{\"promptID\":\"p\",\"category\":\"\(category)\",\"prompt\":\"x\",\"seed\":0,\"verdict\":{\"parseable\":\(parseable),\"problems\":[],\"constraints\":[\(cs)],\"allPassed\":\(all),\"fractionPassed\":0}}"
-        }
-        let images = [
-            image("single", [], passed: ["count", "size"]),
-            image("single", ["size"], passed: ["count"]),
-            image("single", ["count", "size"]),
-            image("spatial", ["relation"], passed: ["count", "count"]),
-            image("spatial", parseable: false, []),
-        ]
-        let json = "{\"suite\":\"id\",\"promptsPerCategory\":1,\"imagesPerPrompt\":1,\"steps\":1,\"guidanceScale\":1,\"scheduler\":\"s\",\"summaries\":[],\"images\":[\(images.joined(separator: ","))]}"
-        let r = try JSONDecoder().decode(SuiteEvaluationResult.self, from: Data(json.utf8))
-        XCTAssertEqual(SuiteEvaluation.failureTable(r).split(separator: "\n").dropFirst(2), [
-            "| single | 2 | 1 | 2 | 0 | 0 |",
-            "| spatial | 2 | 0 | 0 | 1 | 1 |",
-            "| all | 4 | 1 | 2 | 1 | 1 |",
-        ])
-    }
-}
 
 /// The auxiliary caption-attribute loss (`text_parse_weight`): labels, loss value, training, resume.
 final class CaptionAttributesTests: XCTestCase {

@@ -116,6 +116,9 @@ public final class TextToImagePipeline {
         guard options.imagesPerPrompt > 0 else {
             throw PipelineError("imagesPerPrompt", "must be at least 1, got \(options.imagesPerPrompt)")
         }
+        guard options.guidanceRescale >= 0, options.guidanceRescale <= 1 else {
+            throw PipelineError("guidanceRescale", "guidance rescale \(options.guidanceRescale) is outside 0...1")
+        }
         let cfg = options.usesGuidance
         if cfg && conditioning.uncond == nil {
             throw PipelineError("conditioning", "guidance scale \(options.guidanceScale) > 1 needs the unconditional (negative prompt) embeddings")

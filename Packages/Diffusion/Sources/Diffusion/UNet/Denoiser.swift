@@ -28,6 +28,9 @@ public protocol Denoiser: AnyObject {
     var contextDim: Int { get }
     /// Every valid tap name in execution order.
     var tapNames: [String] { get }
+    /// The channel count of tap `name`'s output, nil for a name not in `tapNames` (what an adapter reading the tap
+    /// must take in).
+    func tapChannels(_ name: String) -> Int?
     /// Runs the network. With `computeOutput` false the pass stops right after the last requested tap (and
     /// `sample` is nil); every name in `taps` must be in `tapNames`.
     func forward(_ sample: Variable, timesteps: [Float], context: Variable, taps: Set<String>,
@@ -48,6 +51,12 @@ extension Denoiser {
     /// Only the requested block outputs; the pass stops after the last of them.
     public func features(_ sample: Variable, timesteps: [Float], context: Variable, taps: Set<String>) -> [String: Variable] {
         forward(sample, timesteps: timesteps, context: context, taps: taps, computeOutput: false).features
+    }
+
+    /// The channels of each tap in `taps` (in order); throws naming an unknown tap.
+    public func tapChannels(of taps: [String]) throws -> [Int] {
+        try validateTaps(Set(taps))
+        return taps.map { tapChannels($0)! }
     }
 
     /// Throws unless every name in `taps` is a tap of this model (for names that come from outside, e.g. a CLI).

@@ -120,6 +120,16 @@ public final class UNet2DConditionModel: Module, Denoiser {
         vb.register(self)
     }
 
+    /// `down i` -> block_out_channels[i], `mid` -> the last entry, `up i` -> the reversed list's entry i.
+    public func tapChannels(_ name: String) -> Int? {
+        guard tapNames.contains(name) else { return nil }
+        let boc = config.blockOutChannels
+        if name == "mid" { return boc[boc.count - 1] }
+        if name.hasPrefix("down"), let i = Int(name.dropFirst(4)) { return boc[i] }
+        if name.hasPrefix("up"), let i = Int(name.dropFirst(2)) { return boc[boc.count - 1 - i] }
+        return nil
+    }
+
     /// A model with PyTorch-style random initial values drawn from `TorchGenerator(seed:)`.
     public convenience init(config: UNet2DConditionConfig, seed: UInt64) throws {
         try self.init(config: config, store: ParameterStore(generator: TorchGenerator(seed: seed)))

@@ -90,7 +90,7 @@ public enum UNetLoRA {
     public static func load(from folder: URL, into unet: UNet2DConditionModel, merge: Bool) throws -> UNetLoRAConfig {
         let configURL = folder.appendingPathComponent(configFileName)
         guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw ModelComponentError(.config, component: "unet_lora", "\(configURL.path) is missing (not a LoRA folder written by train-adapter --stage tune?)")
+            throw ModelComponentError(.config, component: "unet_lora", "\(configURL.path) is missing (not a LoRA folder written by train-adapter tune?)")
         }
         let config = try ConfigFile.read(UNetLoRAConfig.self, from: configURL)
         try attach(to: unet, config: config, seed: 0)

@@ -1,6 +1,7 @@
 import AdapterTraining
 import Autodiff
 import DataIO
+import Evaluation
 import Diffusion
 import DiscriminativeAdapter
 import Foundation
@@ -8,6 +9,7 @@ import Pipeline
 import SelfCorrection
 import ShapesWorld
 import Tensor
+import TinyModels
 import XCTest
 
 /// The adapter as self-correction's scorer, the generation evaluation end to end on a tiny random model, and the
@@ -24,6 +26,14 @@ final class GenerationEvaluationTests: XCTestCase {
 
     func maxAbs(_ t: Tensor) -> Float { t.scalars.reduce(0) { max($0, abs($1)) } }
 
+    /// A run of `pipeline` with `corrector`'s self-correction hook; returns the result and the hook's records.
+    func corrected(_ pipeline: StableDiffusionPipeline, _ prompts: [String], negativePrompt: String? = nil,
+                   options: GenerationOptions, corrector: SelfCorrector) throws -> (GenerationResult, [CorrectionRecord]) {
+        let hook = SelfCorrectionHook(corrector: corrector, scheduler: pipeline.scheduler)
+        let r = try pipeline.generate(prompts: prompts, negativePrompt: negativePrompt, options: options, hooks: [hook], decode: false)
+        return (r, hook.records)
+    }
+
     /// A random (untrained) adapter on the tiny model's `up1` tap, saved as a trained one would be.
     func writeAdapter(model: URL, seed: UInt64 = 3) throws -> URL {
         let pm = try ProbeModel(folder: model)
@@ -39,7 +49,7 @@ final class GenerationEvaluationTests: XCTestCase {
     func testAdapterScorerGradientMatchesFiniteDifferences() throws {
         let model = try TinyModel.sharedFolder()
         let pipeline = try StableDiffusionPipeline(folder: model)
-        let scorer = try AdapterScorer.load(adapter: try writeAdapter(model: model), for: pipeline)
+        let scorer = try AdapterScorer.load(adapter: try writeAdapter(model: model), unet: pipeline.unet, textWidth: pipeline.textEncoder.config.hiddenSize)
         XCTAssertTrue(scorer.model.adapter.store.trainableParameters().isEmpty)
         XCTAssertTrue(pipeline.unet.store.trainableParameters().isEmpty)
         XCTAssertTrue(scorer.model.denoiser === pipeline.unet, "the scorer must read the sampling pipeline's U-Net")
@@ -87,17 +97,17 @@ final class GenerationEvaluationTests: XCTestCase {
         let model = try TinyModel.sharedFolder()
         let adapter = try writeAdapter(model: model)
         let pipeline = try StableDiffusionPipeline(folder: model, scheduler: "ddim")
-        let scorer = try AdapterScorer.load(adapter: adapter, for: pipeline)
+        let scorer = try AdapterScorer.load(adapter: adapter, unet: pipeline.unet, textWidth: pipeline.textEncoder.config.hiddenSize)
         let prompts = ["a red circle", "two blue squares"]
         let options = GenerationOptions(steps: 3, guidanceScale: 3, imagesPerPrompt: 1, seeding: .perImage([0, 1]))
         let plain = try pipeline.generate(prompts: prompts, options: options, decode: false)
         let zero = SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .constant(0)))
-        let (r0, rec0) = try pipeline.generate(prompts: prompts, options: options, selfCorrection: zero, decode: false)
+        let (r0, rec0) = try corrected(pipeline, prompts, options: options, corrector: zero)
         XCTAssertTrue(bitEqual(r0.latents, plain.latents))   // eta 0 skips the scorer: the plain path, the same bits
         XCTAssertTrue(rec0.allSatisfy { $0.scores.isEmpty })
 
         let corrector = SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .constant(0.5)))
-        let (r1, rec1) = try pipeline.generate(prompts: prompts, options: options, selfCorrection: corrector, decode: false)
+        let (r1, rec1) = try corrected(pipeline, prompts, options: options, corrector: corrector)
         XCTAssertEqual(rec1.count, 3)
         XCTAssertTrue(rec1.allSatisfy { $0.scores.count == 2 && $0.gradientNorms.allSatisfy { $0 > 0 } })
         XCTAssertGreaterThan(maxAbs(r1.latents - plain.latents), 1e-4)
@@ -113,41 +123,10 @@ final class GenerationEvaluationTests: XCTestCase {
         // sums in the same order. (Longer sequences tile differently: see AttentionTests.)
         XCTAssertEqual(rec1[0].scores, expected.scalars)
 
-        let (r2, rec2) = try pipeline.generate(prompts: prompts, negativePrompt: "small green triangle", options: options,
-                                               selfCorrection: corrector, decode: false)
+        let (r2, rec2) = try corrected(pipeline, prompts, negativePrompt: "small green triangle", options: options, corrector: corrector)
         XCTAssertEqual(rec2[0].scores, rec1[0].scores)
         XCTAssertEqual(rec2[0].gradientNorms, rec1[0].gradientNorms)
         XCTAssertGreaterThan(maxAbs(r2.latents - r1.latents), 1e-5, "the negative prompt should still steer the unconditional branch")
-    }
-
-    func testVariantLoadingErrorsAndDefaults() throws {
-        let model = try TinyModel.sharedFolder()
-        let sc = SelfCorrectionSettings(eta: .constant(0.5))
-        XCTAssertThrowsError(try GenerationVariant(name: "sc", selfCorrection: sc).load(model: model)) { error in
-            XCTAssertTrue("\(error)".contains("no trained adapter in \(model.appendingPathComponent("adapter").path)"), "\(error)")
-        }
-        XCTAssertNil(try GenerationVariant(name: "base").loraFolder(model: model))
-        let missing = model.appendingPathComponent("no-such-lora")
-        XCTAssertThrowsError(try GenerationVariant(name: "x", lora: .folder(missing)).load(model: model)) { error in
-            XCTAssertTrue("\(error)".contains(missing.path) && "\(error)".contains("adapter_config.json"), "\(error)")
-        }
-        XCTAssertThrowsError(try GenerationVariant.validate(name: "a/b"))
-        XCTAssertThrowsError(try GenerationVariant.validate(name: ""))
-        XCTAssertNoThrow(try GenerationVariant.validate(name: "sc-eta0.5_k10"))
-
-        let fallback = try GenerationEvaluation.samplingDefaults(model: model)
-        XCTAssertEqual(fallback.steps, 20)
-        XCTAssertEqual(fallback.guidanceScale, 3)
-        let folder = try TinyModel.temporaryFolder(self, "defaults")
-        let config = folder.appendingPathComponent("train_config.json")
-        try Data(#"{"sample_steps": 7, "guidance_scale": 2.5, "steps": 600}"#.utf8).write(to: config)
-        let read = try GenerationEvaluation.samplingDefaults(model: folder)
-        XCTAssertEqual(read.steps, 7)
-        XCTAssertEqual(read.guidanceScale, 2.5)
-        try Data(#"{"sample_steps": "many"}"#.utf8).write(to: config)
-        XCTAssertThrowsError(try GenerationEvaluation.samplingDefaults(model: folder)) {
-            XCTAssertTrue("\($0)".contains("sample_steps"), "\($0)")
-        }
     }
 
     /// One tiny generation evaluation end to end, base and self-corrected: the suite's first prompt per category,
@@ -160,10 +139,9 @@ final class GenerationEvaluationTests: XCTestCase {
         let suite = try PromptSuite.load(.id)
         let settings = GenerationEvaluation.Settings(promptsPerCategory: 1, imagesPerPrompt: 2, steps: 2, guidanceScale: 3,
                                                      batch: 5, gridPrompts: 1)
-        let base = GenerationVariant(name: "base", lora: .none)
-        let loaded = try base.load(model: model, scheduler: "ddim")
+        let base = GenerationSubject(name: "base", pipeline: try StableDiffusionPipeline(folder: model, scheduler: "ddim"))
         var ticks: [Int] = []
-        let output = try GenerationEvaluation.run(variant: base, loaded: loaded, model: model, suite: suite, settings: settings) { done, _ in
+        let output = try GenerationEvaluation.run(base, model: model, suite: suite, settings: settings) { done, _ in
             ticks.append(done)
         }
         XCTAssertEqual(ticks, [5, 10, 14])
@@ -181,7 +159,7 @@ final class GenerationEvaluationTests: XCTestCase {
 
         // The first chunk regenerated as one batch and judged by hand.
         let chunk = Array(r.images.prefix(5))
-        let again = try loaded.pipeline.generate(prompts: chunk.map(\.prompt), options: GenerationOptions(
+        let again = try base.pipeline.generate(prompts: chunk.map(\.prompt), options: GenerationOptions(
             steps: 2, guidanceScale: 3, imagesPerPrompt: 1, seeding: .perImage(chunk.map(\.seed)))).images!
         let judge = Judge(config: .square(16))
         for (i, image) in chunk.enumerated() {
@@ -198,10 +176,12 @@ final class GenerationEvaluationTests: XCTestCase {
             XCTAssertEqual(grid.height, 32 + 2 * 2)
         }
 
-        let sc = GenerationVariant(name: "sc", lora: .none, selfCorrection: SelfCorrectionSettings(eta: .firstSteps(0.5, count: 1)),
-                                   adapter: adapter)
-        let corrected = try GenerationEvaluation.run(variant: sc, loaded: try sc.load(model: model, scheduler: "ddim"), model: model,
-                                                     suite: suite, settings: settings)
+        let scPipeline = try StableDiffusionPipeline(folder: model, scheduler: "ddim")
+        let scorer = try AdapterScorer.load(adapter: adapter, unet: scPipeline.unet, textWidth: scPipeline.textEncoder.config.hiddenSize)
+        let sc = GenerationSubject(name: "sc", pipeline: scPipeline,
+                                   corrector: SelfCorrector(scorer: scorer, settings: SelfCorrectionSettings(eta: .firstSteps(0.5, count: 1))),
+                                   adapterFolder: adapter)
+        let corrected = try GenerationEvaluation.run(sc, model: model, suite: suite, settings: settings)
         let c = try XCTUnwrap(corrected.result.selfCorrection)
         XCTAssertEqual(c.etaByStep, [0.5, 0])
         XCTAssertEqual(c.schedule, "first 1 steps at 0.5")

@@ -1,7 +1,9 @@
 import AdapterTraining
+import Evaluation
 import DataIO
 import DiscriminativeAdapter
 import Foundation
+import TinyModels
 import XCTest
 
 /// The same code path on a latent-diffusion folder: Pipeline's tiny random diffusers `StableDiffusionPipeline`

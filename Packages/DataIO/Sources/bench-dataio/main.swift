@@ -1,5 +1,5 @@
 // Benchmark: reading a ~100 MB F16 safetensors file into Float32 tensors.
-// Usage: swift run -c release --package-path Packages/DataIO dataio-bench [megabytes] [repeats]
+// Usage: swift run -c release --package-path Packages/DataIO bench-dataio [megabytes] [repeats]
 // Throughput counts the file's bytes (F16 input) per second; the file is in the page cache (one untimed warm-up).
 import DataIO
 import Foundation
@@ -9,7 +9,7 @@ let args = CommandLine.arguments
 let megabytes = args.count > 1 ? Int(args[1]) ?? 100 : 100
 let repeats = args.count > 2 ? Int(args[2]) ?? 7 : 7
 
-let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dataio-bench-\(getpid())")
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-dataio-\(getpid())")
 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: dir) }
 let url = dir.appendingPathComponent("bench_f16.safetensors")
@@ -49,6 +49,6 @@ for _ in 0..<repeats {
 }
 times.sort()
 let best = times.first!, median = times[times.count / 2]
-print(String(format: "dataio-bench: %d tensors, %.1f MB F16 -> Float32 tensors, workers=%d: best %.1f ms (%.2f GB/s), median %.1f ms (%.2f GB/s)",
+print(String(format: "bench-dataio: %d tensors, %.1f MB F16 -> Float32 tensors, workers=%d: best %.1f ms (%.2f GB/s), median %.1f ms (%.2f GB/s)",
              index, Double(fileSize) / 1e6, Parallel.workers, best * 1e3, Double(fileSize) / best / 1e9,
              median * 1e3, Double(fileSize) / median / 1e9))

@@ -27,11 +27,11 @@ public struct Heatmap: Sendable {
 
     /// Throws unless the values form a rows x columns grid and the range is valid.
     public func validate() throws {
-        guard !rowLabels.isEmpty, !columnLabels.isEmpty else { throw AdapterTrainingError("heatmap '\(title)': no rows or no columns") }
+        guard !rowLabels.isEmpty, !columnLabels.isEmpty else { throw EvaluationError("heatmap '\(title)': no rows or no columns") }
         guard values.count == rowLabels.count, values.allSatisfy({ $0.count == columnLabels.count }) else {
-            throw AdapterTrainingError("heatmap '\(title)': values must be \(rowLabels.count) rows of \(columnLabels.count), got \(values.map(\.count))")
+            throw EvaluationError("heatmap '\(title)': values must be \(rowLabels.count) rows of \(columnLabels.count), got \(values.map(\.count))")
         }
-        guard low.isFinite, high.isFinite, high > low else { throw AdapterTrainingError("heatmap '\(title)': range \(low)...\(high) is empty") }
+        guard low.isFinite, high.isFinite, high > low else { throw EvaluationError("heatmap '\(title)': range \(low)...\(high) is empty") }
     }
 }
 
@@ -62,7 +62,7 @@ public struct HeatmapFigure: Sendable {
 
     /// Renders the figure.
     public func render() throws -> RasterImage {
-        guard !panels.isEmpty else { throw AdapterTrainingError("heatmap figure: no panels") }
+        guard !panels.isEmpty else { throw EvaluationError("heatmap figure: no panels") }
         for p in panels { try p.validate() }
         let ink: [UInt8] = [30, 30, 30], missing: [UInt8] = [200, 200, 200]
         let gap = 24, margin = 12

@@ -1,10 +1,12 @@
 import AdapterTraining
 import Autodiff
 import DataIO
+import Evaluation
 import DiscriminativeAdapter
 import Foundation
 import ShapesWorld
 import Tensor
+import TinyModels
 import XCTest
 
 final class EvaluationTests: XCTestCase {

@@ -1,3 +1,4 @@
+import AdapterTraining
 import DataIO
 import DiscriminativeAdapter
 import Foundation
@@ -87,7 +88,7 @@ public struct ProbingSweep {
         let tapList = taps ?? model.unet.tapNames
         try model.unet.validateTaps(Set(tapList))
         guard !timesteps.isEmpty, timesteps.allSatisfy({ $0 >= 0 && $0 < model.numTrainTimesteps }) else {
-            throw AdapterTrainingError("sweep timesteps \(timesteps) must be non-empty and inside 0..<\(model.numTrainTimesteps)")
+            throw EvaluationError("sweep timesteps \(timesteps) must be non-empty and inside 0..<\(model.numTrainTimesteps)")
         }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         log("evaluation set: \(count) \(split.rawValue) samples")

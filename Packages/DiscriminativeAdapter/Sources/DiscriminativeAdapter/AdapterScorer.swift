@@ -1,10 +1,7 @@
 import Autodiff
 import DataIO
 import Diffusion
-import DiscriminativeAdapter
 import Foundation
-import Pipeline
-import SelfCorrection
 import Tensor
 
 /// DPT's ITM score s(z_t, y) = max_k cos(map(h_k), e_y) of a trained discriminative adapter, as self-correction's
@@ -47,31 +44,21 @@ public final class AdapterScorer: AlignmentScorer {
         return model.matchingScores(latents: latents, timesteps: [timestep], context: Variable(text.context), pooled: Variable(pooled))
     }
 
-    /// Loads the adapter in `folder` for self-correction on `pipeline`: the scorer reads `pipeline.unet` (with any
-    /// LoRA the pipeline merged), or, for a control adapter whose weights record `dpt.random_unet_seed`, the
-    /// random U-Net of the same architecture rebuilt from that seed (what it was trained on). Throws naming the
-    /// folder when it holds no adapter, or when the adapter's taps, feature channels or text width do not fit
-    /// this model.
-    public static func load(adapter folder: URL, for pipeline: StableDiffusionPipeline) throws -> AdapterScorer {
+    /// Loads the adapter in `folder` for self-correction on `unet`, the sampler's own U-Net (with any merged
+    /// LoRA), or, for a control adapter whose weights record `dpt.random_unet_seed`, the random U-Net of the same
+    /// architecture rebuilt from that seed (what it was trained on). `textWidth` is the text encoder's pooled width.
+    /// Throws naming the folder when it holds no adapter, or when the adapter's taps, feature channels or text
+    /// width do not fit this model.
+    public static func load(adapter folder: URL, unet sampling: UNet2DConditionModel, textWidth: Int) throws -> AdapterScorer {
         try requireAdapter(in: folder)
         let component = ComponentFolder(folder)
         let adapter: DiscriminativeAdapter
         do { adapter = try DiscriminativeAdapter.load(from: component) } catch {
-            throw AdapterTrainingError("cannot load the adapter in \(folder.path): \(error)")
+            throw AdapterError.weights("cannot load the adapter in \(folder.path): \(error)")
         }
-        let seed = try TrainedAdapter.randomUNetSeed(in: component)
-        let unet = try seed.map { try UNet2DConditionModel(config: pipeline.unet.config, seed: $0) } ?? pipeline.unet
-        do { try unet.validateTaps(Set(adapter.config.featureTaps)) } catch {
-            throw AdapterTrainingError("the adapter in \(folder.path) reads taps \(adapter.config.featureTaps) this U-Net does not have: \(error)")
-        }
-        let expected = try FeatureTaps.featureChannels(of: adapter.config.featureTaps, unet: unet.config)
-        guard expected == adapter.config.featureChannels else {
-            throw AdapterTrainingError("the adapter in \(folder.path) reads \(adapter.config.featureChannels) channels from \(adapter.config.featureTaps) but this U-Net gives \(expected)")
-        }
-        let width = pipeline.textEncoder.config.hiddenSize
-        guard adapter.config.textEmbeddingDim == width else {
-            throw AdapterTrainingError("the adapter in \(folder.path) maps to text embeddings of width \(adapter.config.textEmbeddingDim) but this model's text encoder pools to \(width)")
-        }
+        let seed = try DiscriminativeAdapter.randomUNetSeed(in: component)
+        let unet = try seed.map { try UNet2DConditionModel(config: sampling.config, seed: $0) } ?? sampling
+        try adapter.checkFits(unet, textWidth: textWidth, source: "the adapter in \(folder.path)")
         return AdapterScorer(model: try DiscriminativeModel(denoiser: unet, adapter: adapter), randomUNetSeed: seed)
     }
 
@@ -80,7 +67,7 @@ public final class AdapterScorer: AlignmentScorer {
         guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir) && isDir.boolValue
-            throw AdapterTrainingError("no trained adapter in \(folder.path) (\(exists ? "config.json missing" : "the folder does not exist")): "
+            throw AdapterError.input("no trained adapter in \(folder.path) (\(exists ? "config.json missing" : "the folder does not exist")): "
                 + "self-correction needs one; train it with `swift run -c release train-adapter` or pass a run's adapter folder (--adapter DIR)")
         }
     }

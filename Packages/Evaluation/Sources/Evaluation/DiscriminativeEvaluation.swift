@@ -1,3 +1,4 @@
+import AdapterTraining
 import Autodiff
 import DataIO
 import Diffusion
@@ -76,7 +77,7 @@ public struct EvaluationSet {
 
     public static func make(model: ProbeModel, world: SampleGenerator, split: Split, count: Int, seed: UInt64 = 0,
                             batchSize: Int = 16, tokens: Bool = false) throws -> EvaluationSet {
-        guard count >= 1, batchSize >= 1 else { throw AdapterTrainingError("evaluation: count \(count) and batch size \(batchSize) must be positive") }
+        guard count >= 1, batchSize >= 1 else { throw EvaluationError("evaluation: count \(count) and batch size \(batchSize) must be positive") }
         let data = ProbeData(world: world, split: split, wordTokens: model.wordTokens, contextLength: model.contextLength)
         var cursor = 0
         var chunks: [ProbeInputs] = []
@@ -118,7 +119,7 @@ public enum DiscriminativeEvaluator {
     public static func evaluate(model: DiscriminativeModel, set: EvaluationSet, timestep t: Int, schedule: NoiseSchedule,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> SplitEvaluation {
         guard t >= 0, t < schedule.numTrainTimesteps else {
-            throw AdapterTrainingError("evaluation timestep \(t) is outside 0..<\(schedule.numTrainTimesteps)")
+            throw EvaluationError("evaluation timestep \(t) is outside 0..<\(schedule.numTrainTimesteps)")
         }
         model.adapter.setTraining(false)   // left in evaluation mode; ProbeTrainer switches back before each step
         var result = SplitEvaluation(split: set.split, timestep: t)

@@ -1,4 +1,4 @@
-// Throughput of generation and judging on one core: `swift run -c release shapesworld-bench [count] [side]`.
+// Throughput of generation and judging on one core: `swift run -c release bench-shapesworld [count] [side]`.
 // Rates are per second of this thread's CPU time (the machine may be shared); wall-clock rates are printed too.
 import Foundation
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import DiscriminativeAdapter
 import Foundation
 import ShapesWorld
 import Tensor

@@ -1,5 +1,5 @@
 // Times train-t2i's training step and sampling at the default config (or `--set KEY=VALUE` overrides).
-// Usage: swift run -c release --package-path Packages/T2ITraining t2i-bench [steps] [--set key=value ...] [--sample N]
+// Usage: swift run -c release --package-path Packages/T2ITraining bench-t2i [steps] [--set key=value ...] [--sample N]
 //        [--im2col] [--dispatch]
 import Autodiff
 import DataIO
@@ -36,11 +36,11 @@ while !args.isEmpty {
     } else if let n = Int(a) {
         steps = n
     } else {
-        FileHandle.standardError.write(Data("t2i-bench: unknown argument \(a)\n".utf8)); exit(2)
+        FileHandle.standardError.write(Data("bench-t2i: unknown argument \(a)\n".utf8)); exit(2)
     }
 }
 let config = try T2IConfig.decode(overrides: .object(over))
-let dir = FileManager.default.temporaryDirectory.appendingPathComponent("t2i-bench-\(getpid())")
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-t2i-\(getpid())")
 defer { try? FileManager.default.removeItem(at: dir) }
 let trainer = try T2ITrainer(config: config, runDirectory: dir, resume: false)
 print("parameters: \(trainer.model.parameterCount) (U-Net \(trainer.model.unet.store.parameterCount()), text \(trainer.model.textEncoder.store.parameterCount())); weights \(String(format: "%.1f", Double(trainer.model.parameterCount) * 4 / 1e6)) MB float32")
@@ -65,9 +65,8 @@ print(String(format: "train step: median %.3f s, min %.3f s, CPU %.3f s/step; %.
 if sampleImages > 0 {
     let prompts = Array(repeating: "a red circle", count: sampleImages)
     t0 = Date(); cpu0 = cpuSeconds()
-    _ = try T2ISampler.sample(model: trainer.model, prompts: prompts, seeds: (0..<sampleImages).map(UInt64.init),
-                              steps: config.sampleSteps, guidanceScale: Float(config.guidanceScale), imageSize: config.imageSize,
-                              batchSize: sampleImages)
+    _ = try trainer.model.sample(prompts: prompts, seeds: (0..<sampleImages).map(UInt64.init), steps: config.sampleSteps,
+                                 guidanceScale: Float(config.guidanceScale), imageSize: config.imageSize)
     let dt = Date().timeIntervalSince(t0)
     print(String(format: "sampling: %d images, %d steps, CFG %.1f: %.2f s (%.2f img/s, CPU %.2f s)", sampleImages,
                  config.sampleSteps, config.guidanceScale, dt, Double(sampleImages) / dt, cpuSeconds() - cpu0))

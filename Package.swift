@@ -133,13 +133,15 @@ let package = Package(
                 "ToolSupport",
                 .product(name: "T2ITraining", package: "T2ITraining"),
                 .product(name: "TinyModels", package: "AdapterTraining"),
+                .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "SelfCorrection", package: "SelfCorrection"),
                 .product(name: "Diffusion", package: "Diffusion"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),
                 .product(name: "Tensor", package: "Tensor"),
             ],
-            path: "Tests/EndToEndTests"
+            path: "Tests/EndToEndTests",
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -36,12 +36,7 @@ struct Demo: ParsableCommand {
         let model = try T2IModel.load(from: modelURL)
         let side = model.components.imageSide
         let suite = try PromptSuite.load(.id)
-        var prompts: [PromptSuite.Prompt] = []
-        var taken: [String: Int] = [:]
-        for p in suite.prompts where taken[p.category.rawValue, default: 0] < perCategory {
-            taken[p.category.rawValue, default: 0] += 1
-            prompts.append(p)
-        }
+        let prompts = suite.firstPrompts(perCategory: perCategory)
         print("model \(modelURL.lastPathComponent): \(model.parameterCount) parameters; \(prompts.count) prompts of the id suite, seed 0, \(model.scheduler.className) \(steps) steps, guidance \(guidance)")
         let images = try model.sample(prompts: prompts.map(\.text), seeds: Array(repeating: 0, count: prompts.count),
                                       steps: steps, guidanceScale: guidance, guidanceRescale: sampling.guidanceRescale, imageSize: side)

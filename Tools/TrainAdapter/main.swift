@@ -26,10 +26,7 @@ struct CommonOptions: ParsableArguments {
     var model: String = "Models/shapes-t2i"
     @Option(name: .long, help: "Run folder (probe: default runs/probe-<taps>, or runs/probe-control-<taps> with --random-unet-seed; tune: default runs/tune).")
     var out: String?
-    @Flag(name: .long, help: "Continue from the newest complete checkpoint in --out.")
-    var resume = false
-    @Option(name: .long, help: "JSON file with any subset of the config keys.")
-    var config: String?
+    @OptionGroup var run: RunOptions
     @Option(name: .customLong("batch-size"), help: "Samples per step (tune: per micro-batch); each: 3 images, 3 captions, 1 expression; 6 U-Net passes (tune: + 1 full pass).")
     var batchSize: Int?
     @Option(name: .long, help: "Total optimisation steps.")
@@ -60,12 +57,6 @@ struct CommonOptions: ParsableArguments {
     var keepCheckpoints: Int?
     @Option(name: .customLong("log-every"), help: "Steps between progress lines / metric records.")
     var logEvery: Int?
-    @Option(name: .customLong("set"), parsing: .singleValue, help: "KEY=VALUE config override (repeatable; JSON value).")
-    var sets: [String] = []
-    @Option(name: .customLong("stop-after"), help: "Stop after this many steps in total (checkpointing there), as if interrupted.")
-    var stopAfter: Int?
-    @Flag(name: .customLong("print-config"), help: "Print the resolved config as JSON and exit.")
-    var printConfig = false
 
     /// Every number is checked before a file is read (config keys again in the stage config's `validate`).
     func validate() throws {
@@ -82,9 +73,6 @@ struct CommonOptions: ParsableArguments {
         try OptionCheck.integer("--checkpoint-every", checkpointEvery, .atLeast(1))
         try OptionCheck.integer("--keep-checkpoints", keepCheckpoints, .atLeast(1))
         try OptionCheck.integer("--log-every", logEvery, .atLeast(1))
-        try OptionCheck.integer("--stop-after", stopAfter, .atLeast(1))
-        _ = try ConfigOverrides.parse(sets)
-        if let config { try ConfigOverrides.checkFile(config) }
     }
 
     /// Overrides shared by both stages (same keys in ProbeConfig and TuneConfig), then --set.
@@ -110,9 +98,7 @@ struct CommonOptions: ParsableArguments {
 
     /// The common overrides, `stage` (the stage's own flags) on top, then --set.
     func overrides(adding stage: [String: JSONValue]) throws -> [String: JSONValue] {
-        var over = try commonOverrides().merging(stage) { _, own in own }
-        over.merge(try ConfigOverrides.parse(sets)) { _, set in set }
-        return over
+        try run.overrides(try commonOverrides().merging(stage) { _, own in own })
     }
 }
 
@@ -150,11 +136,11 @@ struct Probe: ParsableCommand {
 
     func run() throws {
         var cfg = ProbeConfig()
-        if common.resume, let out = common.out {
+        if common.run.resume, let out = common.out {
             let saved = URL(fileURLWithPath: out).appendingPathComponent("probe_config.json")
             if FileManager.default.fileExists(atPath: saved.path) { cfg = try ProbeConfig.load(contentsOf: saved) }
         }
-        if let config = common.config { cfg = try ProbeConfig.load(contentsOf: URL(fileURLWithPath: config), base: cfg) }
+        if let config = common.run.config { cfg = try ProbeConfig.load(contentsOf: URL(fileURLWithPath: config), base: cfg) }
         var over: [String: JSONValue] = [:]
         if let preset { over["preset"] = .string(preset) }
         if let taps { over["feature_taps"] = .array(try FeatureTaps.parse(taps).map { .string($0) }) }
@@ -164,7 +150,7 @@ struct Probe: ParsableCommand {
         if let imageSize { over["image_size"] = .int(imageSize) }
         cfg = try ProbeConfig.decode(overrides: .object(try common.overrides(adding: over)), base: cfg)
         try cfg.validate()
-        if common.printConfig {
+        if common.run.printConfig {
             print(try cfg.json().serialized())
             return
         }
@@ -172,8 +158,8 @@ struct Probe: ParsableCommand {
         let runURL = URL(fileURLWithPath: common.out ?? (cfg.randomUNetSeed == nil ? "runs/probe-\(tapName)" : "runs/probe-control-\(tapName)"))
         let modelURL = URL(fileURLWithPath: common.model)
         let probeModel = try ProbeModel(folder: modelURL, randomUNetSeed: cfg.randomUNetSeed)
-        let trainer = try ProbeTrainer(config: cfg, model: probeModel, runDirectory: runURL, resume: common.resume)
-        try trainer.run(stopAfter: common.stopAfter)
+        let trainer = try ProbeTrainer(config: cfg, model: probeModel, runDirectory: runURL, resume: common.run.resume)
+        try trainer.run(stopAfter: common.run.stopAfter)
         guard trainer.step == cfg.steps else { return }
         let target: String? = adapterOut == "none" ? nil
             : adapterOut ?? (cfg.randomUNetSeed == nil ? modelURL.appendingPathComponent(DiscriminativeAdapter.componentName).path : nil)
@@ -220,11 +206,11 @@ struct Tune: ParsableCommand {
     func run() throws {
         let runURL = URL(fileURLWithPath: common.out ?? "runs/tune")
         var cfg = TuneConfig()
-        if common.resume {
+        if common.run.resume {
             let saved = runURL.appendingPathComponent("tune_config.json")
             if FileManager.default.fileExists(atPath: saved.path) { cfg = try TuneConfig.load(contentsOf: saved) }
         }
-        if let config = common.config { cfg = try TuneConfig.load(contentsOf: URL(fileURLWithPath: config), base: cfg) }
+        if let config = common.run.config { cfg = try TuneConfig.load(contentsOf: URL(fileURLWithPath: config), base: cfg) }
         var over: [String: JSONValue] = [:]
         if let gradientAccumulation { over["gradient_accumulation"] = .int(gradientAccumulation) }
         if let loraRank { over["lora_rank"] = .int(loraRank) }
@@ -233,15 +219,15 @@ struct Tune: ParsableCommand {
         if let mseWeight { over["mse_weight"] = .double(mseWeight) }
         cfg = try TuneConfig.decode(overrides: .object(try common.overrides(adding: over)), base: cfg)
         try cfg.validate()
-        if common.printConfig {
+        if common.run.printConfig {
             print(try cfg.json().serialized())
             return
         }
         let modelURL = URL(fileURLWithPath: common.model)
         let adapterURL = adapter.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent(DiscriminativeAdapter.componentName)
-        let trainer = try TuneTrainer(config: cfg, modelFolder: modelURL, adapterFolder: adapterURL, runDirectory: runURL, resume: common.resume)
+        let trainer = try TuneTrainer(config: cfg, modelFolder: modelURL, adapterFolder: adapterURL, runDirectory: runURL, resume: common.run.resume)
         trainer.output("stage-1 adapter \(adapterURL.path) (fingerprint \(trainer.stage1Fingerprint)); run folder \(runURL.path)")
-        try trainer.run(stopAfter: common.stopAfter)
+        try trainer.run(stopAfter: common.run.stopAfter)
     }
 }
 

@@ -19,10 +19,7 @@ struct TrainT2I: ParsableCommand {
 
     @Option(name: .long, help: "Run folder (checkpoints, logs, samples, final model).")
     var out: String = "runs/shapes-t2i"
-    @Flag(name: .long, help: "Continue from the newest complete checkpoint in --out (same data order and optimiser state).")
-    var resume = false
-    @Option(name: .long, help: "JSON file with any subset of the config keys.")
-    var config: String?
+    @OptionGroup var runOptions: RunOptions
     @Option(name: .long, help: "Total optimisation steps.")
     var steps: Int?
     @Option(name: .customLong("batch-size"), help: "Images per step.")
@@ -35,12 +32,6 @@ struct TrainT2I: ParsableCommand {
     var checkpointEvery: Int?
     @Option(name: .customLong("sample-every"), help: "Steps between sample grids (0: only at the end).")
     var sampleEvery: Int?
-    @Option(name: .customLong("set"), parsing: .singleValue, help: "KEY=VALUE config override (repeatable; JSON value).")
-    var sets: [String] = []
-    @Option(name: .customLong("stop-after"), help: "Stop after this many steps in total (checkpointing there), as if interrupted.")
-    var stopAfter: Int?
-    @Flag(name: .customLong("print-config"), help: "Print the resolved config as JSON and exit.")
-    var printConfig = false
 
     /// Every number is checked before a file is read (config keys again in `T2IConfig.validate`).
     func validate() throws {
@@ -50,12 +41,10 @@ struct TrainT2I: ParsableCommand {
         try OptionCheck.configSeed("--seed", seed)
         try OptionCheck.integer("--checkpoint-every", checkpointEvery, .atLeast(1))
         try OptionCheck.integer("--sample-every", sampleEvery, .atLeast(0))
-        try OptionCheck.integer("--stop-after", stopAfter, .atLeast(1))
-        _ = try ConfigOverrides.parse(sets)
-        if let config { try ConfigOverrides.checkFile(config) }
     }
 
     func run() throws {
+        let (resume, config) = (runOptions.resume, runOptions.config)
         let runURL = URL(fileURLWithPath: out)
         var cfg = T2IConfig()
         let saved = runURL.appendingPathComponent("train_config.json")
@@ -68,15 +57,14 @@ struct TrainT2I: ParsableCommand {
         if let seed { over["seed"] = .int(Int(seed)) }
         if let checkpointEvery { over["checkpoint_every"] = .int(checkpointEvery) }
         if let sampleEvery { over["sample_every"] = .int(sampleEvery) }
-        over.merge(try ConfigOverrides.parse(sets)) { _, set in set }
-        cfg = try T2IConfig.decode(overrides: .object(over), base: cfg)
+        cfg = try T2IConfig.decode(overrides: .object(try runOptions.overrides(over)), base: cfg)
         try cfg.validate()
-        if printConfig {
+        if runOptions.printConfig {
             print(try cfg.json().serialized())
             return
         }
         let trainer = try T2ITrainer(config: cfg, runDirectory: runURL, resume: resume)
-        try trainer.run(stopAfter: stopAfter)
+        try trainer.run(stopAfter: runOptions.stopAfter)
     }
 }
 

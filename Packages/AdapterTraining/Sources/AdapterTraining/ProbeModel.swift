@@ -12,12 +12,14 @@ import Tokenizer
 
 /// The frozen parts of a text-to-image model that probing reads: tokenizer, text encoder, U-Net, autoencoder
 /// (VAE or identity for pixel-space models) and the training noise schedule, loaded from a diffusers-layout folder
-/// through `StableDiffusionPipeline`. With `randomUNetSeed` the U-Net keeps the folder's architecture but gets
+/// by the one loader, `ModelComponents.load`. With `randomUNetSeed` the U-Net keeps the folder's architecture but gets
 /// fresh random weights from that seed: the control that shows what the adapter learns by itself.
 public final class ProbeModel {
     public let folder: URL
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
+    /// The folder's CLIP text conditioner (what the sampling pipeline encodes prompts with).
+    public let conditioner: PromptEncoder
     public let unet: UNet2DConditionModel
     public let autoencoder: any Autoencoder
     public let schedule: NoiseSchedule
@@ -27,18 +29,19 @@ public final class ProbeModel {
     public let randomUNetSeed: UInt64?
 
     public init(folder: URL, randomUNetSeed: UInt64? = nil) throws {
-        let pipe = try StableDiffusionPipeline(folder: folder)
+        let parts = try ModelComponents.load(folder: folder)
         self.folder = folder
-        tokenizer = pipe.tokenizer
-        textEncoder = pipe.textEncoder
-        autoencoder = pipe.autoencoder
-        schedule = NoiseSchedule(config: pipe.schedulerConfig)
-        predictionType = pipe.schedulerConfig.predictionType
+        tokenizer = parts.tokenizer
+        textEncoder = parts.textEncoder
+        conditioner = parts.conditioner
+        autoencoder = parts.autoencoder
+        schedule = NoiseSchedule(config: parts.schedulerConfig)
+        predictionType = parts.schedulerConfig.predictionType
         self.randomUNetSeed = randomUNetSeed
         if let seed = randomUNetSeed {
-            unet = try UNet2DConditionModel(config: pipe.unet.config, seed: seed)
+            unet = try UNet2DConditionModel(config: parts.unet.config, seed: seed)
         } else {
-            unet = pipe.unet
+            unet = parts.unet
         }
         _ = unet.store.freeze()
         _ = textEncoder.store.freeze()
@@ -74,10 +77,8 @@ public final class ProbeModel {
     /// Text features of `texts` (no graph): U-Net conditioning (last hidden state, as SD pipelines), pooled
     /// end-token embedding e_y, and the token states when `tokens` (contrastive alignment).
     public func encode(_ texts: [String], tokens: Bool = false) throws -> TextFeatures {
-        let input = try CLIPTextInput(tokenizer.encode(texts))
-        let out = GradMode.noGrad { textEncoder(input) }
-        let last = out.lastHiddenState.value
-        return TextFeatures(context: last, pooled: out.pooledOutput.value, tokens: tokens ? last : nil)
+        let e = try conditioner.encode(texts)
+        return TextFeatures(context: e.states, pooled: e.pooled, tokens: tokens ? e.states : nil)
     }
 
     /// Denoiser-space latents of images [N, 3, H, W] in [-1, 1] (a VAE draw from `generator`; the images themselves

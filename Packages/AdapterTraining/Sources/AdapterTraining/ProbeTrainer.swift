@@ -53,7 +53,7 @@ public struct ProbeStepResult: Sendable {
 /// `loss.png`, and at the end `adapter/` (config.json + model.safetensors). Every random draw of step s comes from
 /// `TorchGenerator(ProbeData.stepSeed(seed, s))` and the samples from the saved data cursor, so a resumed run
 /// equals an uninterrupted one.
-public final class ProbeTrainer {
+public final class ProbeTrainer: AdapterStage {
     public let config: ProbeConfig
     public let runDirectory: URL
     public let model: ProbeModel
@@ -64,14 +64,14 @@ public final class ProbeTrainer {
     public let parameters: [NamedParameter]
     /// Timesteps drawn uniformly from this range.
     public let timestepRange: Range<Int>
-    public private(set) var step = 0
+    public internal(set) var step = 0
     /// Index of the next sample of the training split.
-    public private(set) var dataCursor = 0
+    public internal(set) var dataCursor = 0
     public private(set) var resumedFrom: Int?
     /// Where progress lines and notices go (stderr by default).
     public var output: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
-    private var metrics: MetricsLogWriter?
+    var metrics: MetricsLogWriter?
 
     public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
     public var adapterDirectory: URL { runDirectory.appendingPathComponent(DiscriminativeAdapter.componentName) }
@@ -185,48 +185,38 @@ public final class ProbeTrainer {
 
     /// One step of the run: the current step's batch, then step and cursor move on.
     @discardableResult
-    public func trainStep() throws -> ProbeStepResult {
-        var (inputs, next, g) = try currentInputs()
-        let r = try optimise(on: inputs, generator: &g)
-        step += 1
-        dataCursor = next
-        return r
-    }
+    public func trainStep() throws -> ProbeStepResult { try stageStep() }
 
     /// Trains until `config.steps` (or `stopAfter` steps in total, e.g. to simulate an interruption), writing
     /// checkpoints, metrics and the loss plot; at `config.steps` writes `adapter/` into the run folder.
-    public func run(stopAfter: Int? = nil) throws {
-        let target = Swift.min(config.steps, stopAfter ?? config.steps)
-        try RunMetrics.trim(at: metricsURL, after: step)
-        metrics = try MetricsLogWriter(url: metricsURL)
-        defer { metrics?.close(); metrics = nil }
-        if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
-        let taps = config.featureTaps.joined(separator: "+")
-        output("adapter \(config.preset) on \(taps): \(adapter.store.parameterCount()) parameters; U-Net \(model.randomUNetSeed.map { "random (seed \($0))" } ?? "trained") frozen; batch \(config.batchSize), \(config.steps) steps, t in \(timestepRange.lowerBound)..<\(timestepRange.upperBound)")
-        let loop = RunLoop<ProbeStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
-                                                   checkpointEvery: config.checkpointEvery)
-        try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
-            func mean(_ f: (ProbeStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
-            let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
-            let p = ProbeProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: mean(\.i2t), t2i: mean(\.t2i),
-                                  rec: mean(\.rec), itmAccuracy: mean(\.itmAccuracy), learningRate: lr, gradNorm: mean(\.gradNorm),
-                                  samplesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
-            output(p.line)
-            try metrics?.log(step: step, ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
-                                          "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
-                                          "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
-                                          "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps],
-                             extra: ["data_cursor": .int(dataCursor)])
-        }, checkpoint: {
-            let url = try saveCheckpoint()
-            try writeLossPlot()
-            output("checkpoint \(url.lastPathComponent)")
-        })
-        try metrics?.sync()
-        if step == config.steps {
-            try saveAdapter(to: ComponentFolder(adapterDirectory))
-            output("adapter written to \(adapterDirectory.path)")
-        }
+    public func run(stopAfter: Int? = nil) throws { try runStage(stopAfter: stopAfter) }
+
+    var stageSteps: Int { config.steps }
+    var stageLogEvery: Int { config.logEvery }
+    var stageCheckpointEvery: Int { config.checkpointEvery }
+
+    /// The run's one-line description (printed at the start).
+    public var summary: String {
+        "adapter \(config.preset) on \(config.featureTaps.joined(separator: "+")): \(adapter.store.parameterCount()) parameters; "
+            + "U-Net \(model.randomUNetSeed.map { "random (seed \($0))" } ?? "trained") frozen; batch \(config.batchSize), "
+            + "\(config.steps) steps, t in \(timestepRange.lowerBound)..<\(timestepRange.upperBound)"
+    }
+
+    func logRecord(_ window: [ProbeStepResult], secondsPerStep sps: Double, etaSeconds eta: Double) -> (line: String, values: [String: Double]) {
+        func mean(_ f: (ProbeStepResult) -> Float) -> Double { windowMean(window, f) }
+        let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+        let p = ProbeProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: mean(\.i2t), t2i: mean(\.t2i),
+                              rec: mean(\.rec), itmAccuracy: mean(\.itmAccuracy), learningRate: lr, gradNorm: mean(\.gradNorm),
+                              samplesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
+        return (p.line, ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
+                         "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
+                         "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
+                         "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps])
+    }
+
+    func finish() throws {
+        try saveAdapter(to: ComponentFolder(adapterDirectory))
+        output("adapter written to \(adapterDirectory.path)")
     }
 
     /// Saves the adapter as a model-folder component; the safetensors metadata records the training step, the

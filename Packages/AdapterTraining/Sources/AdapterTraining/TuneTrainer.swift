@@ -72,7 +72,7 @@ public struct TuneProgress: Sendable {
 /// `adapter.*`, optimiser `opt.*`; metadata: step, data cursor, stage-1 adapter fingerprint, model folder),
 /// `metrics.jsonl`, `loss.png`, and at the end `adapter/` (the tuned adapter, metadata `dpt.stage` = tune) and
 /// `unet_lora/` (`UNetLoRA.save`: PEFT-layout LoRA weights and `adapter_config.json`).
-public final class TuneTrainer {
+public final class TuneTrainer: AdapterStage {
     public let config: TuneConfig
     public let runDirectory: URL
     /// The model; its U-Net carries the LoRA adapters from `init` on.
@@ -92,14 +92,14 @@ public final class TuneTrainer {
     public let data: ProbeData
     /// Timesteps drawn uniformly from this range.
     public let timestepRange: Range<Int>
-    public private(set) var step = 0
+    public internal(set) var step = 0
     /// Index of the next sample of the training split.
-    public private(set) var dataCursor = 0
+    public internal(set) var dataCursor = 0
     public private(set) var resumedFrom: Int?
     /// Where progress lines and notices go (stderr by default).
     public var output: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
-    private var metrics: MetricsLogWriter?
+    var metrics: MetricsLogWriter?
 
     public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
     public var adapterDirectory: URL { runDirectory.appendingPathComponent(DiscriminativeAdapter.componentName) }
@@ -343,53 +343,38 @@ public final class TuneTrainer {
 
     /// One step of the run: the current step's batch, then step and cursor move on.
     @discardableResult
-    public func trainStep() throws -> TuneStepResult {
-        var (inputs, next, g) = try currentInputs()
-        let r = try optimise(on: inputs, generator: &g)
-        step += 1
-        dataCursor = next
-        return r
-    }
+    public func trainStep() throws -> TuneStepResult { try stageStep() }
 
     /// Trains until `config.steps` (or `stopAfter` steps in total, e.g. to simulate an interruption), writing
     /// checkpoints, metrics and the loss plot; at `config.steps` writes `adapter/` and `unet_lora/` into the run folder.
-    public func run(stopAfter: Int? = nil) throws {
-        let target = Swift.min(config.steps, stopAfter ?? config.steps)
-        try RunMetrics.trim(at: metricsURL, after: step)
-        metrics = try MetricsLogWriter(url: metricsURL)
-        defer { metrics?.close(); metrics = nil }
-        if let r = resumedFrom { output("resumed from step \(r), data cursor \(dataCursor) (\(checkpointDirectory.path))") }
-        output(summary)
-        let loop = RunLoop<TuneStepResult>(target: target, totalSteps: config.steps, logEvery: config.logEvery,
-                                                  checkpointEvery: config.checkpointEvery)
-        try loop.run(step: { step }, trainStep: { try trainStep() }, log: { window, sps, eta in
-            func mean(_ f: (TuneStepResult) -> Float) -> Double { window.reduce(0) { $0 + Double(f($1)) } / Double(window.count) }
-            let disc = computesDiscriminativeTerms, den = computesDenoisingLoss
-            let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
-            let p = TuneProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: disc ? mean(\.i2t) : nil,
-                                 t2i: disc ? mean(\.t2i) : nil, rec: disc ? mean(\.rec) : nil, mse: den ? mean(\.mse) : nil,
-                                 itmAccuracy: disc ? mean(\.itmAccuracy) : nil, learningRate: lr, gradNorm: mean(\.gradNorm),
-                                 samplesPerSecond: Double(config.effectiveBatchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
-            output(p.line)
-            var record: [String: Double] = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
-                                            "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps]
-            if disc {
-                record["i2t"] = p.i2t; record["t2i"] = p.t2i; record["rec"] = p.rec
-                record["rec_class"] = mean(\.recClass); record["rec_l1"] = mean(\.recL1); record["rec_giou"] = mean(\.recGIoU)
-                record["itm_train_accuracy"] = p.itmAccuracy
-            }
-            if den { record["mse"] = p.mse }
-            try metrics?.log(step: step, record, extra: ["data_cursor": .int(dataCursor)])
-        }, checkpoint: {
-            let url = try saveCheckpoint()
-            try writeLossPlot()
-            output("checkpoint \(url.lastPathComponent)")
-        })
-        try metrics?.sync()
-        if step == config.steps {
-            try saveOutputs()
-            output("tuned adapter written to \(adapterDirectory.path), U-Net LoRA to \(loraDirectory.path)")
+    public func run(stopAfter: Int? = nil) throws { try runStage(stopAfter: stopAfter) }
+
+    var stageSteps: Int { config.steps }
+    var stageLogEvery: Int { config.logEvery }
+    var stageCheckpointEvery: Int { config.checkpointEvery }
+
+    func logRecord(_ window: [TuneStepResult], secondsPerStep sps: Double, etaSeconds eta: Double) -> (line: String, values: [String: Double]) {
+        func mean(_ f: (TuneStepResult) -> Float) -> Double { windowMean(window, f) }
+        let disc = computesDiscriminativeTerms, den = computesDenoisingLoss
+        let lr = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step - 1)
+        let p = TuneProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: disc ? mean(\.i2t) : nil,
+                             t2i: disc ? mean(\.t2i) : nil, rec: disc ? mean(\.rec) : nil, mse: den ? mean(\.mse) : nil,
+                             itmAccuracy: disc ? mean(\.itmAccuracy) : nil, learningRate: lr, gradNorm: mean(\.gradNorm),
+                             samplesPerSecond: Double(config.effectiveBatchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
+        var record: [String: Double] = ["loss": p.loss, "lr": lr, "grad_norm": p.gradNorm,
+                                        "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps]
+        if disc {
+            record["i2t"] = p.i2t; record["t2i"] = p.t2i; record["rec"] = p.rec
+            record["rec_class"] = mean(\.recClass); record["rec_l1"] = mean(\.recL1); record["rec_giou"] = mean(\.recGIoU)
+            record["itm_train_accuracy"] = p.itmAccuracy
         }
+        if den { record["mse"] = p.mse }
+        return (p.line, record)
+    }
+
+    func finish() throws {
+        try saveOutputs()
+        output("tuned adapter written to \(adapterDirectory.path), U-Net LoRA to \(loraDirectory.path)")
     }
 
     /// The run's one-line description (printed at the start).

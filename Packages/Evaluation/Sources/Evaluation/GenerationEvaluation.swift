@@ -169,16 +169,6 @@ public enum GenerationEvaluation {
         }
     }
 
-    /// The first `perCategory` prompts of each category of `suite`, in suite order (nil: all).
-    public static func prompts(of suite: PromptSuite, perCategory: Int?) -> [PromptSuite.Prompt] {
-        var taken: [Category: Int] = [:]
-        return suite.prompts.filter { p in
-            if let n = perCategory, taken[p.category, default: 0] >= n { return false }
-            taken[p.category, default: 0] += 1
-            return true
-        }
-    }
-
     /// What one run returns: the result and the grid of each category (its first `gridPrompts` prompts, one row
     /// each, images upscaled 2x when the side is at most 64 pixels).
     public struct Output {
@@ -198,7 +188,7 @@ public enum GenerationEvaluation {
         try settings.validate()
         try GenerationSubject.validate(name: subject.name)
         let pipeline = subject.pipeline
-        let selected = prompts(of: suite, perCategory: settings.promptsPerCategory)
+        let selected = suite.firstPrompts(perCategory: settings.promptsPerCategory)
         var jobs: [(prompt: PromptSuite.Prompt, seed: UInt64)] = []
         for p in selected { for s in 0..<settings.imagesPerPrompt { jobs.append((p, UInt64(s))) } }
         let size = pipeline.sampler.imageSize(GenerationOptions())

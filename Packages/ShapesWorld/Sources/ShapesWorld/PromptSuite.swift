@@ -19,6 +19,17 @@ public struct PromptSuite: Codable, Hashable, Sendable {
     public var prompts: [Prompt]
 
     public static let promptsPerCategory = 60
+
+    /// The first `n` prompts of each category, in suite order (nil: all): what every evaluation, the demo and the
+    /// training grids sample.
+    public func firstPrompts(perCategory n: Int?) -> [Prompt] {
+        var taken: [Category: Int] = [:]
+        return prompts.filter { p in
+            if let n, taken[p.category, default: 0] >= n { return false }
+            taken[p.category, default: 0] += 1
+            return true
+        }
+    }
     public static let suiteSeed: UInt64 = 2024
 
     /// Builds a suite: distinct captions, `perCategory` per category, from the test-id or test-ood distribution.

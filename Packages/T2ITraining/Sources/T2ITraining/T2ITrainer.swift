@@ -272,13 +272,7 @@ public final class T2ITrainer {
 
     /// The fixed prompts of the progress grids: the first prompt of each category of the `id` suite.
     public static func gridPrompts() throws -> [String] {
-        let suite = try PromptSuite.load(.id)
-        var seen = Set<String>(), out: [String] = []
-        for p in suite.prompts where !seen.contains(p.category.rawValue) {
-            seen.insert(p.category.rawValue)
-            out.append(p.text)
-        }
-        return out
+        try PromptSuite.load(.id).firstPrompts(perCategory: 1).map(\.text)
     }
 
     /// Samples the grid prompts (2 seeds each, EMA weights) into `samples/step-<step>.png` (+ `.txt`).

@@ -9,12 +9,14 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
     public let config: SchedulerConfiguration
     public let schedule: NoiseSchedule
     public let order = 1
-    public private(set) var timesteps: [Float]
-    /// sigma per step plus a final 0: `timesteps.count + 1` values.
-    public private(set) var sigmas: [Float]
+    /// The schedule and the step index (`SigmaSteps`).
+    var steps: SigmaSteps
+    public var timesteps: [Float] { steps.timesteps }
+    /// sigma per step plus the final sigma: `timesteps.count + 1` values.
+    public var sigmas: [Float] { steps.sigmas }
     public private(set) var numInferenceSteps: Int?
-    public private(set) var stepIndex: Int?
-    public private(set) var beginIndex: Int?
+    public var stepIndex: Int? { steps.stepIndex }
+    public var beginIndex: Int? { steps.beginIndex }
 
     let alphasCumprodValues: [Float]
     public var alphasCumprod: [Float] { alphasCumprodValues }
@@ -31,8 +33,8 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         self.config = config
         schedule = NoiseSchedule(config: config)
         alphasCumprodValues = sigmaSchedulerAlphasCumprod(schedule, config)
-        sigmas = SigmaMath.sigmas(alphasCumprod: alphasCumprodValues).reversed() + [0]
-        timesteps = (0..<config.numTrainTimesteps).reversed().map(Float.init)
+        steps = SigmaSteps(timesteps: (0..<config.numTrainTimesteps).reversed().map(Float.init),
+                           sigmas: SigmaMath.sigmas(alphasCumprod: alphasCumprodValues).reversed() + [0])
     }
 
     /// An ancestral Euler scheduler from diffusers keys over its defaults.
@@ -40,42 +42,21 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         try self.init(config: SchedulerConfiguration(kind: .eulerAncestralDiscrete, values: values))
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 1
-        switch config.timestepSpacing {
-        case .linspace, .trailing: return maxSigma
-        case .leading: return (maxSigma * maxSigma + 1).squareRoot()
-        }
-    }
+    public var initNoiseSigma: Float { steps.initNoiseSigma(config.timestepSpacing) }
 
     public func setTimesteps(_ n: Int) throws {
         try checkSteps(n, numTrain: config.numTrainTimesteps, scheduler: "EulerAncestralDiscreteScheduler")
         numInferenceSteps = n
         let ts = sigmaSchedulerTimesteps(config, n)
         let fp = SigmaMath.sigmas(alphasCumprod: alphasCumprodValues).map(Double.init)
-        sigmas = ts.map { Float(NumPy.interp(Double($0), fp)) } + [0]
-        timesteps = ts
-        stepIndex = nil
-        beginIndex = nil
+        steps = SigmaSteps(timesteps: ts, sigmas: ts.map { Float(NumPy.interp(Double($0), fp)) } + [0])
     }
 
     /// Starts stepping at `index` instead of locating the first timestep (diffusers' `set_begin_index`).
-    public func setBeginIndex(_ index: Int) { beginIndex = index }
-
-    private func initStepIndex(_ timestep: Float, _ op: String) {
-        if let b = beginIndex { stepIndex = b; return }
-        guard let i = indexForTimestep(timestep, in: timesteps) else {
-            tensorCheck(false, op, "timestep \(timestep) is not in the schedule (pass one of `timesteps`)")
-            return
-        }
-        stepIndex = i
-    }
+    public func setBeginIndex(_ index: Int) { steps.beginIndex = index }
 
     public func scaleModelInput(_ sample: Tensor, timestep: Float) -> Tensor {
-        if stepIndex == nil { initStepIndex(timestep, "EulerAncestralDiscreteScheduler.scaleModelInput") }
-        let sigma = sigmas[stepIndex!]
-        let d = (sigma * sigma + 1).squareRoot()
-        return SchedulerKernels.map(sample) { $0 / d }
+        steps.scaleModelInput(sample, timestep: timestep, "EulerAncestralDiscreteScheduler.scaleModelInput")
     }
 
     public func step(modelOutput: Tensor, timestep: Float, sample: Tensor, generator: inout TorchGenerator)
@@ -83,9 +64,7 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         let op = "EulerAncestralDiscreteScheduler.step"
         tensorCheck(modelOutput.shape == sample.shape, op,
                     "model output \(modelOutput.shape) does not match the sample \(sample.shape)")
-        if stepIndex == nil { initStepIndex(timestep, op) }
-        let i = stepIndex!
-        tensorCheck(i + 1 < sigmas.count, op, "stepped past the end of the schedule (\(timesteps.count) steps)")
+        let i = steps.stepping(timestep, op)
         let sigma = sigmas[i]
         let x0: Tensor
         switch config.predictionType {
@@ -107,14 +86,12 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         let prev = SchedulerKernels.map(sample, x0, noise, op) { s, p, n in
             (s + ((s - p) / sigma) * dt) + n * sigmaUp
         }
-        stepIndex = i + 1
+        steps.stepIndex = i + 1
         return SchedulerStepOutput(prevSample: prev, predOriginalSample: x0)
     }
 
     /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
     public func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float]) -> Tensor {
-        let s = sigmaForAddNoise(ts, timesteps: timesteps, sigmas: sigmas, stepIndex: stepIndex,
-                                 beginIndex: beginIndex, op: "EulerAncestralDiscreteScheduler.addNoise", missing: nil)
-        return SchedulerKernels.batchCombine(original, [1], noise, s, op: "EulerAncestralDiscreteScheduler.addNoise")
+        steps.addNoise(original: original, noise: noise, timesteps: ts, op: "EulerAncestralDiscreteScheduler.addNoise")
     }
 }

@@ -11,14 +11,16 @@ public final class EulerDiscreteScheduler: Scheduler {
     public let config: SchedulerConfiguration
     public let schedule: NoiseSchedule
     public let order = 1
-    public private(set) var timesteps: [Float]
-    /// sigma per step, plus the final sigma (0 or sigma_min): `timesteps.count + 1` values.
-    public private(set) var sigmas: [Float]
+    /// The schedule and the step index (`SigmaSteps`).
+    var steps: SigmaSteps
+    public var timesteps: [Float] { steps.timesteps }
+    /// sigma per step plus the final sigma: `timesteps.count + 1` values.
+    public var sigmas: [Float] { steps.sigmas }
     public private(set) var numInferenceSteps: Int?
     /// The index of the next step (set by the first `scaleModelInput`/`step` from its timestep, or `beginIndex`).
-    public private(set) var stepIndex: Int?
+    public var stepIndex: Int? { steps.stepIndex }
     /// The first step index, for pipelines that start mid-schedule (diffusers' `set_begin_index`).
-    public private(set) var beginIndex: Int?
+    public var beginIndex: Int? { steps.beginIndex }
     /// Churn parameters of k-diffusion's Euler (diffusers' `step` keywords `s_churn`, `s_tmin`, `s_tmax`, `s_noise`).
     public var sChurn: Float = 0
     public var sTmin: Float = 0
@@ -47,8 +49,7 @@ public final class EulerDiscreteScheduler: Scheduler {
         schedule = NoiseSchedule(config: config)
         alphasCumprodValues = sigmaSchedulerAlphasCumprod(schedule, config)
         let trainSigmas = SigmaMath.sigmas(alphasCumprod: alphasCumprodValues)
-        sigmas = trainSigmas.reversed() + [0]
-        timesteps = (0..<config.numTrainTimesteps).reversed().map(Float.init)
+        steps = SigmaSteps(timesteps: (0..<config.numTrainTimesteps).reversed().map(Float.init), sigmas: trainSigmas.reversed() + [0])
     }
 
     /// An Euler scheduler from diffusers keys over its defaults.
@@ -56,13 +57,7 @@ public final class EulerDiscreteScheduler: Scheduler {
         try self.init(config: SchedulerConfiguration(kind: .eulerDiscrete, values: values))
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 1
-        switch config.timestepSpacing {
-        case .linspace, .trailing: return maxSigma
-        case .leading: return (maxSigma * maxSigma + 1).squareRoot()
-        }
-    }
+    public var initNoiseSigma: Float { steps.initNoiseSigma(config.timestepSpacing) }
 
     public func setTimesteps(_ n: Int) throws {
         try checkSteps(n, numTrain: config.numTrainTimesteps, scheduler: "EulerDiscreteScheduler")
@@ -78,29 +73,14 @@ public final class EulerDiscreteScheduler: Scheduler {
             ts = s.map { Float(SigmaMath.sigmaToT($0, logSigmas: logSigmas)) }
         }
         let last: Float = config.finalSigmasType == .sigmaMin ? trainSigmas[0] : 0
-        sigmas = s.map { Float($0) } + [last]
-        timesteps = ts
-        stepIndex = nil
-        beginIndex = nil
+        steps = SigmaSteps(timesteps: ts, sigmas: s.map { Float($0) } + [last])
     }
 
     /// Starts stepping at `index` instead of locating the first timestep (diffusers' `set_begin_index`).
-    public func setBeginIndex(_ index: Int) { beginIndex = index }
-
-    private func initStepIndex(_ timestep: Float, _ op: String) {
-        if let b = beginIndex { stepIndex = b; return }
-        guard let i = indexForTimestep(timestep, in: timesteps) else {
-            tensorCheck(false, op, "timestep \(timestep) is not in the schedule (pass one of `timesteps`)")
-            return
-        }
-        stepIndex = i
-    }
+    public func setBeginIndex(_ index: Int) { steps.beginIndex = index }
 
     public func scaleModelInput(_ sample: Tensor, timestep: Float) -> Tensor {
-        if stepIndex == nil { initStepIndex(timestep, "EulerDiscreteScheduler.scaleModelInput") }
-        let sigma = sigmas[stepIndex!]
-        let d = (sigma * sigma + 1).squareRoot()
-        return SchedulerKernels.map(sample) { $0 / d }
+        steps.scaleModelInput(sample, timestep: timestep, "EulerDiscreteScheduler.scaleModelInput")
     }
 
     public func step(modelOutput: Tensor, timestep: Float, sample: Tensor, generator: inout TorchGenerator)
@@ -108,9 +88,7 @@ public final class EulerDiscreteScheduler: Scheduler {
         let op = "EulerDiscreteScheduler.step"
         tensorCheck(modelOutput.shape == sample.shape, op,
                     "model output \(modelOutput.shape) does not match the sample \(sample.shape)")
-        if stepIndex == nil { initStepIndex(timestep, op) }
-        let i = stepIndex!
-        tensorCheck(i + 1 < sigmas.count, op, "stepped past the end of the schedule (\(timesteps.count) steps)")
+        let i = steps.stepping(timestep, op)
         let sigma = sigmas[i]
         let sigmaD = Double(sigma)
         let gamma: Double = Double(sTmin) <= sigmaD && sigmaD <= Double(sTmax)
@@ -134,19 +112,76 @@ public final class EulerDiscreteScheduler: Scheduler {
         }
         let dt = sigmas[i + 1] - sigmaHat
         let prev = SchedulerKernels.map(x, x0, op) { s, p in s + ((s - p) / sigmaHat) * dt }
-        stepIndex = i + 1
+        steps.stepIndex = i + 1
         return SchedulerStepOutput(prevSample: prev, predOriginalSample: x0)
     }
 
     /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
     public func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float]) -> Tensor {
-        let s = sigmaForAddNoise(ts, timesteps: timesteps, sigmas: sigmas, stepIndex: stepIndex,
-                                 beginIndex: beginIndex, op: "EulerDiscreteScheduler.addNoise", missing: nil)
-        return SchedulerKernels.batchCombine(original, [1], noise, s, op: "EulerDiscreteScheduler.addNoise")
+        steps.addNoise(original: original, noise: noise, timesteps: ts, op: "EulerDiscreteScheduler.addNoise")
     }
 }
 
 // MARK: Shared by the sigma schedulers
+
+/// The step bookkeeping both Euler schedulers share: the schedule, which step comes next (located from the first
+/// timestep seen, or `beginIndex`), and the lookups on it.
+struct SigmaSteps {
+    /// The inference timesteps, and sigma per step plus the final sigma: `timesteps.count + 1` values.
+    var timesteps: [Float]
+    var sigmas: [Float]
+    var stepIndex: Int?
+    var beginIndex: Int?
+
+    init(timesteps: [Float], sigmas: [Float]) {
+        self.timesteps = timesteps
+        self.sigmas = sigmas
+    }
+
+    /// The starting noise scale: the largest sigma, or sqrt(sigma^2 + 1) of it for `leading` spacing.
+    func initNoiseSigma(_ spacing: TimestepSpacing) -> Float {
+        let maxSigma = sigmas.max() ?? 1
+        switch spacing {
+        case .linspace, .trailing: return maxSigma
+        case .leading: return (maxSigma * maxSigma + 1).squareRoot()
+        }
+    }
+
+    /// The index of the current step, located from `timestep` (or `beginIndex`) on first use.
+    mutating func current(_ timestep: Float, _ op: String) -> Int {
+        if stepIndex == nil {
+            if let b = beginIndex {
+                stepIndex = b
+            } else if let i = indexForTimestep(timestep, in: timesteps) {
+                stepIndex = i
+            } else {
+                tensorCheck(false, op, "timestep \(timestep) is not in the schedule (pass one of `timesteps`)")
+            }
+        }
+        return stepIndex!
+    }
+
+    /// The current step index for a `step` call, checked against the end of the schedule.
+    mutating func stepping(_ timestep: Float, _ op: String) -> Int {
+        let i = current(timestep, op)
+        tensorCheck(i + 1 < sigmas.count, op, "stepped past the end of the schedule (\(timesteps.count) steps)")
+        return i
+    }
+
+    /// x / sqrt(sigma^2 + 1) at the current step.
+    mutating func scaleModelInput(_ sample: Tensor, timestep: Float, _ op: String) -> Tensor {
+        let sigma = sigmas[current(timestep, op)]
+        let d = (sigma * sigma + 1).squareRoot()
+        return SchedulerKernels.map(sample) { $0 / d }
+    }
+
+    /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
+    func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float], op: String) -> Tensor {
+        let s = sigmaForAddNoise(ts, timesteps: timesteps, sigmas: sigmas, stepIndex: stepIndex,
+                                 beginIndex: beginIndex, op: op, missing: nil)
+        return SchedulerKernels.batchCombine(original, [1], noise, s, op: op)
+    }
+}
 
 /// alpha_bar of a sigma scheduler: zero terminal SNR replaces the final 0 by 2^-24 so that sigma stays finite.
 func sigmaSchedulerAlphasCumprod(_ schedule: NoiseSchedule, _ config: SchedulerConfiguration) -> [Float] {

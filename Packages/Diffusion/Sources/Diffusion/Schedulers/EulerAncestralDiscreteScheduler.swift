@@ -5,18 +5,13 @@ import Tensor
 /// `sample_euler_ancestral`): each step goes deterministically down to sigma_down and adds fresh noise of size
 /// sigma_up, with sigma_down^2 + sigma_up^2 = sigma_next^2. Supports `epsilon` and `v_prediction` (diffusers does
 /// not implement `sample` for it).
-public final class EulerAncestralDiscreteScheduler: Scheduler {
+public final class EulerAncestralDiscreteScheduler: SigmaScheduler {
     public let config: SchedulerConfiguration
     public let schedule: NoiseSchedule
     public let order = 1
-    /// The schedule and the step index (`SigmaSteps`).
-    var steps: SigmaSteps
-    public var timesteps: [Float] { steps.timesteps }
-    /// sigma per step plus the final sigma: `timesteps.count + 1` values.
-    public var sigmas: [Float] { steps.sigmas }
+    /// The schedule and the step index (`SigmaSteps`; `timesteps`, `sigmas`, `stepIndex` and `beginIndex` read it).
+    public internal(set) var steps: SigmaSteps
     public private(set) var numInferenceSteps: Int?
-    public var stepIndex: Int? { steps.stepIndex }
-    public var beginIndex: Int? { steps.beginIndex }
 
     let alphasCumprodValues: [Float]
     public var alphasCumprod: [Float] { alphasCumprodValues }
@@ -42,21 +37,12 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         try self.init(config: SchedulerConfiguration(kind: .eulerAncestralDiscrete, values: values))
     }
 
-    public var initNoiseSigma: Float { steps.initNoiseSigma(config.timestepSpacing) }
-
     public func setTimesteps(_ n: Int) throws {
         try checkSteps(n, numTrain: config.numTrainTimesteps, scheduler: "EulerAncestralDiscreteScheduler")
         numInferenceSteps = n
         let ts = sigmaSchedulerTimesteps(config, n)
         let fp = SigmaMath.sigmas(alphasCumprod: alphasCumprodValues).map(Double.init)
         steps = SigmaSteps(timesteps: ts, sigmas: ts.map { Float(NumPy.interp(Double($0), fp)) } + [0])
-    }
-
-    /// Starts stepping at `index` instead of locating the first timestep (diffusers' `set_begin_index`).
-    public func setBeginIndex(_ index: Int) { steps.beginIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor, timestep: Float) -> Tensor {
-        steps.scaleModelInput(sample, timestep: timestep, "EulerAncestralDiscreteScheduler.scaleModelInput")
     }
 
     public func step(modelOutput: Tensor, timestep: Float, sample: Tensor, generator: inout TorchGenerator)
@@ -88,10 +74,5 @@ public final class EulerAncestralDiscreteScheduler: Scheduler {
         }
         steps.stepIndex = i + 1
         return SchedulerStepOutput(prevSample: prev, predOriginalSample: x0)
-    }
-
-    /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
-    public func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float]) -> Tensor {
-        steps.addNoise(original: original, noise: noise, timesteps: ts, op: "EulerAncestralDiscreteScheduler.addNoise")
     }
 }

@@ -7,20 +7,13 @@ import Tensor
 /// The sample lives at scale sqrt(sigma^2 + 1): the starting noise is multiplied by `initNoiseSigma` and the model
 /// sees `scaleModelInput(x, t)` = x / sqrt(sigma^2 + 1). Supports Karras sigmas, `final_sigmas_type` and the
 /// stochastic "churn" (`sChurn`, `sTmin`, `sTmax`, `sNoise`, off by default as in diffusers).
-public final class EulerDiscreteScheduler: Scheduler {
+public final class EulerDiscreteScheduler: SigmaScheduler {
     public let config: SchedulerConfiguration
     public let schedule: NoiseSchedule
     public let order = 1
-    /// The schedule and the step index (`SigmaSteps`).
-    var steps: SigmaSteps
-    public var timesteps: [Float] { steps.timesteps }
-    /// sigma per step plus the final sigma: `timesteps.count + 1` values.
-    public var sigmas: [Float] { steps.sigmas }
+    /// The schedule and the step index (`SigmaSteps`; `timesteps`, `sigmas`, `stepIndex` and `beginIndex` read it).
+    public internal(set) var steps: SigmaSteps
     public private(set) var numInferenceSteps: Int?
-    /// The index of the next step (set by the first `scaleModelInput`/`step` from its timestep, or `beginIndex`).
-    public var stepIndex: Int? { steps.stepIndex }
-    /// The first step index, for pipelines that start mid-schedule (diffusers' `set_begin_index`).
-    public var beginIndex: Int? { steps.beginIndex }
     /// Churn parameters of k-diffusion's Euler (diffusers' `step` keywords `s_churn`, `s_tmin`, `s_tmax`, `s_noise`).
     public var sChurn: Float = 0
     public var sTmin: Float = 0
@@ -57,8 +50,6 @@ public final class EulerDiscreteScheduler: Scheduler {
         try self.init(config: SchedulerConfiguration(kind: .eulerDiscrete, values: values))
     }
 
-    public var initNoiseSigma: Float { steps.initNoiseSigma(config.timestepSpacing) }
-
     public func setTimesteps(_ n: Int) throws {
         try checkSteps(n, numTrain: config.numTrainTimesteps, scheduler: "EulerDiscreteScheduler")
         numInferenceSteps = n
@@ -74,13 +65,6 @@ public final class EulerDiscreteScheduler: Scheduler {
         }
         let last: Float = config.finalSigmasType == .sigmaMin ? trainSigmas[0] : 0
         steps = SigmaSteps(timesteps: ts, sigmas: s.map { Float($0) } + [last])
-    }
-
-    /// Starts stepping at `index` instead of locating the first timestep (diffusers' `set_begin_index`).
-    public func setBeginIndex(_ index: Int) { steps.beginIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor, timestep: Float) -> Tensor {
-        steps.scaleModelInput(sample, timestep: timestep, "EulerDiscreteScheduler.scaleModelInput")
     }
 
     public func step(modelOutput: Tensor, timestep: Float, sample: Tensor, generator: inout TorchGenerator)
@@ -115,18 +99,42 @@ public final class EulerDiscreteScheduler: Scheduler {
         steps.stepIndex = i + 1
         return SchedulerStepOutput(prevSample: prev, predOriginalSample: x0)
     }
-
-    /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
-    public func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float]) -> Tensor {
-        steps.addNoise(original: original, noise: noise, timesteps: ts, op: "EulerDiscreteScheduler.addNoise")
-    }
 }
 
 // MARK: Shared by the sigma schedulers
 
+/// The Euler schedulers: what they share is their `SigmaSteps` and everything read from it.
+public protocol SigmaScheduler: Scheduler {
+    var steps: SigmaSteps { get }
+}
+
+extension SigmaScheduler {
+    public var timesteps: [Float] { steps.timesteps }
+    /// sigma per step plus the final sigma: `timesteps.count + 1` values.
+    public var sigmas: [Float] { steps.sigmas }
+    /// The index of the next step (set by the first `scaleModelInput`/`step` from its timestep, or `beginIndex`).
+    public var stepIndex: Int? { steps.stepIndex }
+    /// The first step index, for pipelines that start mid-schedule (diffusers' `set_begin_index`).
+    public var beginIndex: Int? { steps.beginIndex }
+    public var initNoiseSigma: Float { steps.initNoiseSigma(config.timestepSpacing) }
+
+    /// Starts stepping at `index` instead of locating the first timestep (diffusers' `set_begin_index`).
+    public func setBeginIndex(_ index: Int) { steps.beginIndex = index }
+
+    /// x / sqrt(sigma^2 + 1) at the current step.
+    public func scaleModelInput(_ sample: Tensor, timestep: Float) -> Tensor {
+        steps.scaleModelInput(sample, timestep: timestep, "\(className).scaleModelInput")
+    }
+
+    /// x + sigma * noise, sigma looked up from each timestep's place in the schedule (diffusers' `add_noise`).
+    public func addNoise(original: Tensor, noise: Tensor, timesteps ts: [Float]) -> Tensor {
+        steps.addNoise(original: original, noise: noise, timesteps: ts, op: "\(className).addNoise")
+    }
+}
+
 /// The step bookkeeping both Euler schedulers share: the schedule, which step comes next (located from the first
 /// timestep seen, or `beginIndex`), and the lookups on it.
-struct SigmaSteps {
+public final class SigmaSteps {
     /// The inference timesteps, and sigma per step plus the final sigma: `timesteps.count + 1` values.
     var timesteps: [Float]
     var sigmas: [Float]
@@ -148,7 +156,7 @@ struct SigmaSteps {
     }
 
     /// The index of the current step, located from `timestep` (or `beginIndex`) on first use.
-    mutating func current(_ timestep: Float, _ op: String) -> Int {
+    func current(_ timestep: Float, _ op: String) -> Int {
         if stepIndex == nil {
             if let b = beginIndex {
                 stepIndex = b
@@ -162,14 +170,14 @@ struct SigmaSteps {
     }
 
     /// The current step index for a `step` call, checked against the end of the schedule.
-    mutating func stepping(_ timestep: Float, _ op: String) -> Int {
+    func stepping(_ timestep: Float, _ op: String) -> Int {
         let i = current(timestep, op)
         tensorCheck(i + 1 < sigmas.count, op, "stepped past the end of the schedule (\(timesteps.count) steps)")
         return i
     }
 
     /// x / sqrt(sigma^2 + 1) at the current step.
-    mutating func scaleModelInput(_ sample: Tensor, timestep: Float, _ op: String) -> Tensor {
+    func scaleModelInput(_ sample: Tensor, timestep: Float, _ op: String) -> Tensor {
         let sigma = sigmas[current(timestep, op)]
         let d = (sigma * sigma + 1).squareRoot()
         return SchedulerKernels.map(sample) { $0 / d }

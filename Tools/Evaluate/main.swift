@@ -60,9 +60,12 @@ struct Discriminative: ParsableCommand {
     var batchSize: Int = 16
     @Option(name: .long, help: "Write the tables to this markdown file (and <name>.json next to it).")
     var out: String?
+    @Option(name: .customLong("baseline-samples"), help: "Training samples whose referents fit REC's constant-box baselines.")
+    var baselineSamples: Int = 2000
 
     /// Numbers are checked before any model is loaded; `--t` again against the model's T once it is.
     func validate() throws {
+        try OptionCheck.integer("--baseline-samples", baselineSamples, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--t", timestep, .atLeast(0))
         try OptionCheck.integer("--count", count, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
@@ -79,6 +82,7 @@ struct Discriminative: ParsableCommand {
         guard lora.isEmpty || lora.count == adapters.count else {
             throw ValidationError("--lora: give one per --adapter (\(adapters.count)), 'none' where there is none; got \(lora.count)")
         }
+        var baselines: RECBaselines?
         for (i, dir) in adapters.enumerated() {
             let loraURL = lora.isEmpty || lora[i] == "none" ? nil : URL(fileURLWithPath: lora[i])
             let (pm, dm) = try TrainedAdapter.load(model: modelURL, adapterFolder: dir, lora: loraURL)
@@ -87,11 +91,13 @@ struct Discriminative: ParsableCommand {
                 ?? (loraURL != nil ? "stage-2 (DPT) adapter + LoRA, \(taps)" : "stage-1 adapter, \(taps)")
             let t = timestep ?? pm.numTrainTimesteps / 2
             try OptionCheck.integer("--t", t, .within(0..<pm.numTrainTimesteps))
+            if baselines == nil { baselines = RECBaselines.fit(world: pm.world(seed: worldSeed), count: baselineSamples) }
             for s in splits {
                 let start = Date()
                 stderrLine("\(label): preparing \(count) \(s.rawValue) samples")
                 let set = try EvaluationSet.make(model: pm, world: pm.world(seed: worldSeed), split: s, count: count, seed: seed, batchSize: batchSize)
-                let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: pm.schedule) { done, total in
+                let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: pm.schedule,
+                                                             baselines: baselines) { done, total in
                     stderrLine("  \(s.rawValue) \(done)/\(total) (\(Int(Date().timeIntervalSince(start))) s)")
                 }
                 rows.append((label, e))

@@ -62,7 +62,7 @@ public struct ProbingSweep {
             for (name, metric) in [("ITM text accuracy %", { (s: DiscriminativeScores) in s.text }),
                                    ("ITM image accuracy %", { (s: DiscriminativeScores) in s.image }),
                                    ("REC P@1 (IoU>=0.5) %", { (s: DiscriminativeScores) in s.rec })] {
-                out += "**\(name)** (chance: ITM 50, REC \(String(format: "%.1f", 100 * (evaluations.first?.first?.recObjectChance ?? .nan))))\n\n| tap | " + timesteps.map { "t = \($0)" }.joined(separator: " | ") + " |\n"
+                out += "**\(name)** (chance: ITM 50; REC's uniform referent pick, a perfect detector ignoring the expression: \(String(format: "%.1f", 100 * (evaluations.first?.first?.recUniformReferentPick ?? .nan))))\n\n| tap | " + timesteps.map { "t = \($0)" }.joined(separator: " | ") + " |\n"
                 out += "|---|" + timesteps.map { _ in "---|" }.joined() + "\n"
                 for (tap, row) in zip(taps, evaluations) {
                     out += "| \(tap) | " + row.map { EvaluationReport.cell(metric($0.overall)) }.joined(separator: " | ") + " |\n"
@@ -129,7 +129,7 @@ public struct ProbingSweep {
         try AtomicFile.write(Data((header + result.markdown).utf8), to: output.appendingPathComponent("sweep.md"))
         let notes = ["\(model.folder.lastPathComponent.uppercased()), \(unet.uppercased()), \(count) \(split.rawValue.uppercased()) SAMPLES",
                      "ROWS: U-NET TAP, COLUMNS: TIMESTEP T. ADAPTER: \(base.steps) STEPS X BATCH \(base.batchSize) PER TAP",
-                     String(format: "CHANCE: ITM 50%%, REC %.0f%% (UNIFORM PICK AMONG THE SCENE'S OBJECTS)", 100 * (rows.first?.first?.recObjectChance ?? .nan))]
+                     String(format: "CHANCE: ITM 50%%. REC: UNIFORM REFERENT PICK %.0f%% (A PERFECT DETECTOR IGNORING THE EXPRESSION)", 100 * (rows.first?.first?.recUniformReferentPick ?? .nan))]
         try result.figure(title: "WHERE IS THE DISCRIMINATIVE SIGNAL? (PROBE ACCURACY)", notes: notes)
             .write(to: output.appendingPathComponent("heatmap.png"))
         return result

@@ -76,20 +76,38 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(e.overall.text.successes, text)
         XCTAssertEqual(e.overall.image.successes, image)
         XCTAssertEqual(e.overall.rec.successes, rec)
-        XCTAssertEqual(e.recObjectChance, chance / 5, accuracy: 1e-12)
-        XCTAssertTrue(e.recObjectChance > 0 && e.recObjectChance <= 1)
+        XCTAssertEqual(e.recUniformReferentPick, chance / 5, accuracy: 1e-12)
+        XCTAssertTrue(e.recUniformReferentPick > 0 && e.recUniformReferentPick <= 1)
+        XCTAssertEqual(e.overall.centres.count, 5)
+        XCTAssertGreaterThanOrEqual(e.overall.recLoose.successes, e.overall.rec.successes, "IoU 0.3 is the looser test")
 
         // The set does not depend on the batch size.
         let set1 = try EvaluationSet.make(model: model, world: world, split: .testOOD, count: 5, seed: 1, batchSize: 5)
         let e1 = try DiscriminativeEvaluator.evaluate(model: dm, set: set1, timestep: t, schedule: model.schedule)
-        XCTAssertEqual(e1.overall, e.overall)
+        // Batch size changes only float rounding: the same outcomes, centres within rounding.
+        XCTAssertEqual([e1.overall.text, e1.overall.image, e1.overall.rec, e1.overall.recLoose],
+                       [e.overall.text, e.overall.image, e.overall.rec, e.overall.recLoose])
+        for (a, b) in zip(e1.overall.centres.joined(), e.overall.centres.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertEqual(set1.chunks[0].batch.captions, set.chunks.flatMap(\.batch.captions))
         XCTAssertTrue(set1.chunks[0].batch.samples.allSatisfy { $0.split == .testOOD })
         XCTAssertThrowsError(try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: 1000, schedule: model.schedule))
 
         // Report tables.
         let table = EvaluationReport.overallTable([("adapter", e)])
-        XCTAssertTrue(table.contains(String(format: "| chance | | | | 50.0 | 50.0 | %.1f (test-ood) |", 100 * e.recObjectChance)), table)
+        XCTAssertTrue(table.contains(String(format: "| uniform referent pick (ignores the expression) | test-ood | | 5 | | | %.1f |", 100 * e.recUniformReferentPick)), table)
+        XCTAssertFalse(table.contains("constant mean box"), "no baseline rows without baselines")
+
+        // REC's constant-box baselines, scored on the same referents.
+        let baselines = RECBaselines.fit(world: world, count: 30)
+        XCTAssertGreaterThanOrEqual(baselines.bestConstantBoxTrainP1, baselines.meanBoxTrainP1)
+        let eb = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: model.schedule, baselines: baselines)
+        XCTAssertEqual(eb.overall.meanBox.total, 5)
+        XCTAssertEqual(eb.overall.bestConstantBox.total, 5)
+        let mean = Box(cx: baselines.meanBox[0], cy: baselines.meanBox[1], w: baselines.meanBox[2], h: baselines.meanBox[3])
+        XCTAssertEqual(eb.overall.meanBox.successes, set.chunks.flatMap(\.batch.expressions).filter { mean.iou($0.box) >= 0.5 }.count)
+        let withBaselines = EvaluationReport.overallTable([("adapter", eb)])
+        XCTAssertTrue(withBaselines.contains("| constant mean box (train) | test-ood |") && withBaselines.contains("| best constant box (train) | test-ood |"), withBaselines)
+        XCTAssertTrue(EvaluationReport.categoryTable(label: "a", eb).contains("best constant box P@1"))
         XCTAssertTrue(table.contains("test-ood"))
         XCTAssertEqual(EvaluationReport.cell(Proportion(successes: 8, total: 10)), "80.0 [49.0, 94.3]")
     }
@@ -140,6 +158,25 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(HeatmapFigure.color(1), [253, 231, 37])
         XCTAssertEqual(HeatmapFigure.color(-3), [68, 1, 84])
         XCTAssertThrowsError(try HeatmapFigure(panels: [Heatmap(title: "bad", rowLabels: ["a"], columnLabels: ["b"], values: [[1, 2]])]).render())
+    }
+
+    /// The baselines' fit on hand-made referents, and the centre statistics.
+    func testConstantBoxBaselinesAndCentreStatistics() {
+        let a = Box(cx: 0.3, cy: 0.3, w: 0.2, h: 0.2), b = Box(cx: 0.7, cy: 0.7, w: 0.2, h: 0.2)
+        // Three referents at a, one at b: the mean box sits between them and hits none; the best box is a.
+        let fit = RECBaselines.fit(referents: [a, a, a, b], samples: 4)
+        XCTAssertEqual(fit.meanBox[0], 0.4, accuracy: 1e-12)
+        XCTAssertEqual(fit.meanBoxTrainP1, 0)
+        XCTAssertEqual(fit.bestConstantBoxTrainP1, 0.75)
+        XCTAssertGreaterThanOrEqual(Box(cx: fit.bestConstantBox[0], cy: fit.bestConstantBox[1], w: fit.bestConstantBox[2],
+                                        h: fit.bestConstantBox[3]).iou(a), 0.5)
+        var s = DiscriminativeScores()
+        s.centres = [[0.1, 0.2, 0.1, 0.2], [0.5, 0.6, 0.5, 0.6], [0.9, 0.3, 0.9, 0.3]]
+        XCTAssertEqual(s.centreCorrelation.x, 1, accuracy: 1e-12)
+        XCTAssertEqual(s.centreCorrelation.y, 1, accuracy: 1e-12)
+        s.centres = [[0.5, 0.5, 0.1, 0.2], [0.5, 0.5, 0.9, 0.6]]   // one box for every image: collapsed
+        XCTAssertTrue(s.centreCorrelation.x.isNaN)
+        XCTAssertEqual(s.predictedCentreSpread.x, 0)
     }
 }
 

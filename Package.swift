@@ -135,6 +135,7 @@ let package = Package(
                 .product(name: "TinyModels", package: "AdapterTraining"),
                 .product(name: "Pipeline", package: "Pipeline"),
                 .product(name: "SelfCorrection", package: "SelfCorrection"),
+                .product(name: "Tokenizer", package: "Tokenizer"),
                 .product(name: "Diffusion", package: "Diffusion"),
                 .product(name: "ShapesWorld", package: "ShapesWorld"),
                 .product(name: "DataIO", package: "DataIO"),

@@ -4,6 +4,7 @@ import Foundation
 import ShapesWorld
 import T2ITraining
 import Tensor
+import Tokenizer
 import XCTest
 
 /// Checks on the committed model folder `Models/shapes-t2i`: it is what `train-t2i` defaults produce, it loads
@@ -41,5 +42,23 @@ final class BundledModelTests: XCTestCase {
         // differently blocked GEMMs, amplified over the steps: below one 8-bit level, 2/255 in [-1, 1]).
         let single = try model.sample(prompts: [prompts[1]], seeds: [1], steps: 5, guidanceScale: 3, imageSize: 32)
         XCTAssertLessThan((single - a.selecting(axis: 0, index: 1).unsqueezed(0)).abs().max().item(), 2 / 255)
+    }
+
+    /// Every word of every referring expression is one whole token of the bundled model's tokenizer (fitted on
+    /// captions): its text encoder has seen each word as a word, not only as pieces.
+    func testReferringExpressionWordsAreWholeTokensOfTheBundledTokenizer() throws {
+        let tokenizer = try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer").path)
+        let g = SampleGenerator(seed: 0)
+        var checked = Set<String>()
+        for cat in Category.allCases {
+            for i in 0..<200 {
+                for e in g.sample(split: .train, index: i, category: cat).expressions {
+                    for w in e.text.split(separator: " ").map(String.init) where checked.insert(w).inserted {
+                        XCTAssertEqual(try tokenizer.encode(w).count, 1, "'\(w)' of '\(e.text)' is not one token of the bundled tokenizer")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked.count, 10)
     }
 }

@@ -87,8 +87,9 @@ struct Discriminative: ParsableCommand {
             let loraURL = lora.isEmpty || lora[i] == "none" ? nil : URL(fileURLWithPath: lora[i])
             let (pm, dm) = try TrainedAdapter.load(model: modelURL, adapterFolder: dir, lora: loraURL)
             let taps = dm.adapter.config.featureTaps.joined(separator: "+")
-            let label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(taps)" }
+            var label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(taps)" }
                 ?? (loraURL != nil ? "stage-2 (DPT) adapter + LoRA, \(taps)" : "stage-1 adapter, \(taps)")
+            if adapters.count > 1 { label += " (`\(dir.relativePath)`)" }   // several adapters: tell the rows apart
             let t = timestep ?? pm.numTrainTimesteps / 2
             try OptionCheck.integer("--t", t, .within(0..<pm.numTrainTimesteps))
             if baselines == nil { baselines = RECBaselines.fit(world: pm.world(seed: worldSeed), count: baselineSamples) }

@@ -43,6 +43,18 @@ public struct ProbeStepResult: Sendable {
     public var itmAccuracy: Float
     /// Gradient norm before clipping.
     public var gradNorm: Float
+    /// On the steps that end a log window: the gradient norm of each loss term alone (`i2t`, `t2i`, `rec_class`,
+    /// `rec_l1`, `rec_giou`, `rec_contrastive`) on the adapter, and the norm of the step's parameter update; nil
+    /// on other steps. Measured with extra backward passes that change no gradient the optimiser sees.
+    public var termGradNorms: [String: Float]? = nil
+    public var updateNorm: Float? = nil
+}
+
+/// The L2 norm of a list of tensors, accumulated in Double.
+func l2Norm(_ tensors: [Tensor]) -> Float {
+    var s = 0.0
+    for t in tensors { t.withContiguousBuffer { p in for v in p { s += Double(v) * Double(v) } } }
+    return Float(s.squareRoot())
 }
 
 /// DPT stage 1 (probing): the adapter is trained on the frozen T2I model with `L_i2t + L_t2i + L_rec` on
@@ -167,12 +179,27 @@ public final class ProbeTrainer: AdapterStage {
                                          expressions: inputs.expressions, generator: &generator)
         let value = terms.total.value.item()
         guard value.isFinite else { throw AdapterTrainingError("loss is \(value) at step \(step)") }
+        // On the last step of a log window: each term's own gradient norm (the graph is kept for the real pass).
+        let measure = (step + 1) % config.logEvery == 0
+        let variables = parameters.map(\.variable)
+        var termNorms: [String: Float]? = nil
+        if measure {
+            var named: [(String, Variable)] = [("i2t", terms.i2t), ("t2i", terms.t2i), ("rec_class", terms.rec.classification),
+                                               ("rec_l1", terms.rec.boxL1), ("rec_giou", terms.rec.giou)]
+            if let c = terms.rec.contrastive { named.append(("rec_contrastive", c)) }
+            termNorms = [:]
+            for (name, term) in named {
+                termNorms![name] = l2Norm(gradients(of: term, withRespectTo: variables, retainGraph: true))
+            }
+        }
         optimizer.zeroGrad()
         terms.total.backward()
         let norm = GradientClipping.clipGradNorm(parameters, maxNorm: config.gradClipNorm)
         optimizer.learningRate = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step)
+        let before = measure ? variables.map { Tensor(copying: $0.value) } : []
         optimizer.step()
         optimizer.zeroGrad()
+        let update = measure ? l2Norm(zip(variables, before).map { $0.0.value - $0.1 }) : nil
         var firsts = 0
         for scores in [terms.i2tScores.scalars, terms.t2iScores.scalars] {
             for b in 0..<inputs.count where scores[b * 3] > scores[b * 3 + 1] && scores[b * 3] > scores[b * 3 + 2] { firsts += 1 }
@@ -180,7 +207,7 @@ public final class ProbeTrainer: AdapterStage {
         return ProbeStepResult(loss: value, i2t: terms.i2t.value.item(), t2i: terms.t2i.value.item(), rec: terms.rec.total.value.item(),
                                recClass: terms.rec.classification.value.item(), recL1: terms.rec.boxL1.value.item(),
                                recGIoU: terms.rec.giou.value.item(), itmAccuracy: Float(firsts) / Float(2 * inputs.count),
-                               gradNorm: norm)
+                               gradNorm: norm, termGradNorms: termNorms, updateNorm: update)
     }
 
     /// One step of the run: the current step's batch, then step and cursor move on.
@@ -208,10 +235,19 @@ public final class ProbeTrainer: AdapterStage {
         let p = ProbeProgress(step: step, totalSteps: config.steps, loss: mean(\.loss), i2t: mean(\.i2t), t2i: mean(\.t2i),
                               rec: mean(\.rec), itmAccuracy: mean(\.itmAccuracy), learningRate: lr, gradNorm: mean(\.gradNorm),
                               samplesPerSecond: Double(config.batchSize) / sps, secondsPerStep: sps, etaSeconds: eta)
-        return (p.line, ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
-                         "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
-                         "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
-                         "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps])
+        var values: [String: Double] = ["loss": p.loss, "i2t": p.i2t, "t2i": p.t2i, "rec": p.rec,
+                                        "rec_class": mean(\.recClass), "rec_l1": mean(\.recL1), "rec_giou": mean(\.recGIoU),
+                                        "itm_train_accuracy": p.itmAccuracy, "lr": lr, "grad_norm": p.gradNorm,
+                                        "samples_per_second": p.samplesPerSecond, "seconds_per_step": sps]
+        // The window's measured steps (normally its last): per-term gradient norms and the update norm.
+        let measured = window.compactMap(\.termGradNorms)
+        for key in Set(measured.flatMap(\.keys)) {
+            let v = measured.compactMap { $0[key] }
+            values["grad_norm_" + key] = v.reduce(0) { $0 + Double($1) } / Double(v.count)
+        }
+        let updates = window.compactMap(\.updateNorm)
+        if !updates.isEmpty { values["update_norm"] = updates.reduce(0) { $0 + Double($1) } / Double(updates.count) }
+        return (p.line, values)
     }
 
     func finish() throws {

@@ -48,6 +48,36 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.step, 0, "optimise(on:) must not advance the step")
     }
 
+    /// The per-term gradient norms and the update norm are logged on each log window's last step, and measuring
+    /// them changes no weight: a run measuring every step ends with the same adapter, bit for bit, as one that never
+    /// measures (the extra backward passes return gradients without accumulating them).
+    func testTermGradientNormsAreLoggedAndChangeNoWeight() throws {
+        let model = try ProbeModel(folder: try TinyModel.sharedFolder())
+        var measured = smallConfig(steps: 3)
+        measured.logEvery = 1
+        var unmeasured = smallConfig(steps: 3)
+        unmeasured.logEvery = 1000
+        let a = try ProbeTrainer(config: measured, model: model, runDirectory: try TinyModel.temporaryFolder(self, "terms-a"), resume: false)
+        let b = try ProbeTrainer(config: unmeasured, model: model, runDirectory: try TinyModel.temporaryFolder(self, "terms-b"), resume: false)
+        a.output = { _ in }
+        b.output = { _ in }
+        let r = try a.trainStep()
+        let norms = try XCTUnwrap(r.termGradNorms)
+        XCTAssertEqual(Set(norms.keys), ["i2t", "t2i", "rec_class", "rec_l1", "rec_giou"])
+        XCTAssertTrue(norms.values.allSatisfy { $0.isFinite && $0 > 0 }, "\(norms)")
+        XCTAssertGreaterThan(try XCTUnwrap(r.updateNorm), 0)
+        XCTAssertNil(try b.trainStep().termGradNorms)
+        try a.run()
+        try b.run()
+        for (k, v) in a.adapter.store.stateDict() {
+            XCTAssertEqual(v.scalars.map(\.bitPattern), b.adapter.store.stateDict()[k]!.scalars.map(\.bitPattern), k)
+        }
+        let last = try XCTUnwrap(try MetricsLog.read(a.metricsURL).last)
+        for key in ["grad_norm_i2t", "grad_norm_t2i", "grad_norm_rec_class", "grad_norm_rec_l1", "grad_norm_rec_giou", "update_norm"] {
+            XCTAssertNotNil(last[key]?.doubleValue, key)
+        }
+    }
+
     func testResumeReproducesTheUninterruptedRun() throws {
         let folder = try TinyModel.sharedFolder()
         let c = smallConfig(steps: 4)

@@ -48,8 +48,8 @@ struct Discriminative: ParsableCommand {
     var lora: [String] = []
     @Option(name: .long, help: "Comma-separated splits.")
     var split: String = "test-id,test-ood"
-    @Option(name: .customLong("t"), help: "Timestep of the noisy latents (default T/2).")
-    var timestep: Int?
+    @Option(name: .customLong("t"), parsing: .singleValue, help: "Timestep of the noisy latents (repeatable: one row per timestep, the same samples and noise; default T/2).")
+    var timestep: [Int] = []
     @Option(name: .long, help: "Samples per split.")
     var count: Int = 1000
     @Option(name: .long, help: "Seed of the negatives, expressions and noise of the evaluation set.")
@@ -66,7 +66,7 @@ struct Discriminative: ParsableCommand {
     /// Numbers are checked before any model is loaded; `--t` again against the model's T once it is.
     func validate() throws {
         try OptionCheck.integer("--baseline-samples", baselineSamples, .within(1...OptionCheck.maxCount))
-        try OptionCheck.integer("--t", timestep, .atLeast(0))
+        for t in timestep { try OptionCheck.integer("--t", t, .atLeast(0)) }
         try OptionCheck.integer("--count", count, .within(1...OptionCheck.maxCount))
         try OptionCheck.integer("--batch-size", batchSize, .within(1...OptionCheck.maxCount))
     }
@@ -90,23 +90,25 @@ struct Discriminative: ParsableCommand {
             var label = pm.randomUNetSeed.map { "random-U-Net control (seed \($0)), \(taps)" }
                 ?? (loraURL != nil ? "stage-2 (DPT) adapter + LoRA, \(taps)" : "stage-1 adapter, \(taps)")
             if adapters.count > 1 { label += " (`\(dir.relativePath)`)" }   // several adapters: tell the rows apart
-            let t = timestep ?? pm.numTrainTimesteps / 2
-            try OptionCheck.integer("--t", t, .within(0..<pm.numTrainTimesteps))
+            let ts = timestep.isEmpty ? [pm.numTrainTimesteps / 2] : timestep
+            for t in ts { try OptionCheck.integer("--t", t, .within(0..<pm.numTrainTimesteps)) }
             if baselines == nil { baselines = RECBaselines.fit(world: pm.world(seed: worldSeed), count: baselineSamples) }
             for s in splits {
                 let start = Date()
                 stderrLine("\(label): preparing \(count) \(s.rawValue) samples")
                 let set = try EvaluationSet.make(model: pm, world: pm.world(seed: worldSeed), split: s, count: count, seed: seed, batchSize: batchSize)
-                let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: pm.schedule,
-                                                             baselines: baselines) { done, total in
-                    stderrLine("  \(s.rawValue) \(done)/\(total) (\(Int(Date().timeIntervalSince(start))) s)")
+                for t in ts {
+                    let e = try DiscriminativeEvaluator.evaluate(model: dm, set: set, timestep: t, schedule: pm.schedule,
+                                                                 baselines: baselines) { done, total in
+                        stderrLine("  \(s.rawValue) t \(t) \(done)/\(total) (\(Int(Date().timeIntervalSince(start))) s)")
+                    }
+                    rows.append((label, e))
+                    json.append(.object(["label": .string(label), "adapter": .string(dir.lastPathComponent), "evaluation": e.json]))
                 }
-                rows.append((label, e))
-                json.append(.object(["label": .string(label), "adapter": .string(dir.lastPathComponent), "evaluation": e.json]))
             }
         }
         var md = "## Discriminative evaluation: \(modelURL.lastPathComponent)\n\n"
-        md += "Command: `swift run -c release evaluate discriminative --model \(model)\(adapter.map { " --adapter \($0)" }.joined())\(lora.map { " --lora \($0)" }.joined()) --split \(split)\(timestep.map { " --t \($0)" } ?? "") --count \(count)`\n\n"
+        md += "Command: `swift run -c release evaluate discriminative --model \(model)\(adapter.map { " --adapter \($0)" }.joined())\(lora.map { " --lora \($0)" }.joined()) --split \(split)\(timestep.map { " --t \($0)" }.joined()) --count \(count)`\n\n"
         md += EvaluationReport.overallTable(rows) + "\n"
         for (label, e) in rows { md += EvaluationReport.categoryTable(label: label, e) + "\n" }
         for (label, e) in rows { md += EvaluationReport.negativeKindTable(label: label, e) + "\n" }

@@ -35,6 +35,7 @@ public final class ProbeModel {
         textEncoder = parts.textEncoder
         conditioner = parts.conditioner
         autoencoder = parts.autoencoder
+        imageSide = parts.imageSide
         schedule = NoiseSchedule(config: parts.schedulerConfig)
         predictionType = parts.schedulerConfig.predictionType
         self.randomUNetSeed = randomUNetSeed
@@ -51,10 +52,7 @@ public final class ProbeModel {
     public var numTrainTimesteps: Int { schedule.numTrainTimesteps }
 
     /// Image side the U-Net expects: its sample size times the autoencoder's downscale factor.
-    public var imageSide: Int {
-        let s = unet.config.sampleSize?.perBlock(1).first ?? 64
-        return s * autoencoder.downscaleFactor
-    }
+    public let imageSide: Int
 
     /// Token context length L (the REC class head scores L positions plus "no object").
     public var contextLength: Int { tokenizer.contextLength }

@@ -69,6 +69,8 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertNil(try b.trainStep().termGradNorms)
         try a.run()
         try b.run()
+        // Bitwise by construction: the same steps on the same path in one process (same kernels, same worker
+        // count); the measured run only adds gradient passes whose results never reach `.grad` or the optimiser.
         for (k, v) in a.adapter.store.stateDict() {
             XCTAssertEqual(v.scalars.map(\.bitPattern), b.adapter.store.stateDict()[k]!.scalars.map(\.bitPattern), k)
         }

@@ -127,9 +127,14 @@ struct Probe: ParsableCommand {
     var randomUNetSeed: UInt64?
     @Option(name: .customLong("image-size"), help: "Render size in pixels (default: the model's).")
     var imageSize: Int?
+    @Option(name: .customLong("rec-head"), help: "REC head: detr (the release's) or heatmap (per-cell centre scores and boxes).")
+    var recHead: String?
+    @Option(name: .customLong("heatmap-sigma"), help: "Heatmap head: standard deviation in feature cells of the centre target (default 1).")
+    var heatmapSigma: Double?
 
     func validate() throws {
         try OptionCheck.number("--dropout", dropout, .within(0..<1))
+        try OptionCheck.number("--heatmap-sigma", heatmapSigma, .within(0.05..<100))
         try OptionCheck.configSeed("--random-unet-seed", randomUNetSeed)
         try OptionCheck.integer("--image-size", imageSize, .within(16...1024))  // ShapesWorld renders 16...1024
     }
@@ -148,6 +153,8 @@ struct Probe: ParsableCommand {
         if contrastiveAlign { over["contrastive_align"] = .bool(true) }
         if let randomUNetSeed { over["random_unet_seed"] = .int(Int(randomUNetSeed)) }
         if let imageSize { over["image_size"] = .int(imageSize) }
+        if let recHead { over["rec_head"] = .string(recHead) }
+        if let heatmapSigma { over["heatmap_sigma"] = .double(heatmapSigma) }
         cfg = try ProbeConfig.decode(overrides: .object(try common.overrides(adding: over)), base: cfg)
         try cfg.validate()
         if common.run.printConfig {

@@ -1,4 +1,5 @@
 import DataIO
+import DiscriminativeAdapter
 import Foundation
 import NN
 import ShapesWorld
@@ -36,6 +37,14 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     public var contrastiveAlign = false
     /// Train on a U-Net with random weights drawn from this seed instead of the model's (the control run).
     public var randomUNetSeed: UInt64? = nil
+    /// The REC head: `detr` (the release's) or `heatmap` (per-cell centre scores and boxes; a deviation).
+    public var recHead = "detr"
+    /// Standard deviation in feature cells of the heatmap head's Gaussian centre target.
+    public var heatmapSigma = 1.0
+    /// DETR head deviations (see `AdapterConfig`): learned per-query reference points with box offsets, and the
+    /// position code added to the decoder's cross-attention values.
+    public var recReferencePoints = false
+    public var decoderValuePosition = false
 
     // Optimisation.
     public var batchSize = 4
@@ -63,6 +72,8 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     enum CodingKeys: String, CodingKey {
         case imageSize = "image_size", preset, featureTaps = "feature_taps", dropout
         case contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
+        case recHead = "rec_head", heatmapSigma = "heatmap_sigma"
+        case recReferencePoints = "rec_reference_points", decoderValuePosition = "dec_value_pos"
     }
 
     public init(from decoder: Decoder) throws {
@@ -75,6 +86,10 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout)
         contrastiveAlign = try c.decodeIfPresent(Bool.self, forKey: .contrastiveAlign) ?? contrastiveAlign
         randomUNetSeed = try c.decodeIfPresent(UInt64.self, forKey: .randomUNetSeed)
+        recHead = try c.decodeIfPresent(String.self, forKey: .recHead) ?? recHead
+        heatmapSigma = try c.decodeIfPresent(Double.self, forKey: .heatmapSigma) ?? heatmapSigma
+        recReferencePoints = try c.decodeIfPresent(Bool.self, forKey: .recReferencePoints) ?? false
+        decoderValuePosition = try c.decodeIfPresent(Bool.self, forKey: .decoderValuePosition) ?? false
     }
 
     /// Optionals are written as null so that the JSON always lists every key.
@@ -87,6 +102,18 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try c.encode(dropout, forKey: .dropout)
         try c.encode(contrastiveAlign, forKey: .contrastiveAlign)
         try c.encode(randomUNetSeed, forKey: .randomUNetSeed)
+        try c.encode(recHead, forKey: .recHead)
+        try c.encode(heatmapSigma, forKey: .heatmapSigma)
+        try c.encode(recReferencePoints, forKey: .recReferencePoints)
+        try c.encode(decoderValuePosition, forKey: .decoderValuePosition)
+    }
+
+    /// `rec_head` as the adapter's kind.
+    public func recHeadKind() throws -> RECHeadKind {
+        guard let k = RECHeadKind(rawValue: recHead) else {
+            throw AdapterTrainingError("config: rec_head '\(recHead)' is not one of \(RECHeadKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return k
     }
 
     /// Checks value ranges; errors name the key.
@@ -99,6 +126,10 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try need(dropout.map { $0 >= 0 && $0 < 1 } ?? true, "dropout", "must be in [0, 1)")
         try need(randomUNetSeed.map { $0 <= UInt64(Int.max) } ?? true, "random_unet_seed", "must be at most \(Int.max)")
         try need(imageSize.map { $0 >= 8 } ?? true, "image_size", "must be >= 8")
+        let head = try recHeadKind()
+        try need(!(head == .heatmap && contrastiveAlign), "contrastive_align", "needs REC queries, which rec_head heatmap has none of")
+        try need(!(head == .heatmap && recReferencePoints), "rec_reference_points", "are DETR query reference points; rec_head heatmap has no queries")
+        try need(heatmapSigma > 0 && heatmapSigma.isFinite, "heatmap_sigma", "must be positive")
         try validateShared()
     }
 }

@@ -60,7 +60,8 @@ public final class ProbeModel {
     /// The adapter configuration of `preset` on `taps` for this model (feature channels from the U-Net config,
     /// text widths from the text encoder, token positions from the tokenizer).
     /// The alias `cross-up` resolves to the U-Net's first cross-attention up block.
-    public func adapterConfig(preset: String, taps requested: [String], dropout: Float? = nil, contrastiveAlign: Bool = false) throws -> AdapterConfig {
+    public func adapterConfig(preset: String, taps requested: [String], dropout: Float? = nil, contrastiveAlign: Bool = false,
+                              recHead: RECHeadKind = .detr) throws -> AdapterConfig {
         let taps = try FeatureTaps.resolve(requested, unet: unet.config)
         try unet.validateTaps(Set(taps))
         var c = try AdapterConfig.preset(preset, featureChannels: try FeatureTaps.featureChannels(of: taps, denoiser: unet),
@@ -69,6 +70,8 @@ public final class ProbeModel {
         c.textTokenDim = textEncoder.config.hiddenSize
         if let dropout { c.dropout = dropout }
         c.contrastiveAlign = contrastiveAlign
+        c.recHead = recHead
+        if recHead == .heatmap { c.referringQueries = 0 }
         return c
     }
 

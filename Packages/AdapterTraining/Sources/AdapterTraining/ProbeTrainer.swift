@@ -117,8 +117,10 @@ public final class ProbeTrainer: AdapterStage {
             try AdapterRunCheckpoint.checkResumable(saved: try ProbeConfig.decode(overrides: latest.info.config), config: config,
                                                     step: latest.info.step, checkpoint: latest.url)
         }
-        let ac = try model.adapterConfig(preset: config.preset, taps: config.featureTaps, dropout: config.dropout,
-                                         contrastiveAlign: config.contrastiveAlign)
+        var ac = try model.adapterConfig(preset: config.preset, taps: config.featureTaps, dropout: config.dropout,
+                                         contrastiveAlign: config.contrastiveAlign, recHead: try config.recHeadKind())
+        ac.recReferencePoints = config.recReferencePoints
+        ac.decoderValuePosition = config.decoderValuePosition
         adapter = try DiscriminativeAdapter(config: ac, seed: config.seed)
         discriminative = try DiscriminativeModel(denoiser: model.unet, adapter: adapter)
         parameters = adapter.store.namedParameters()
@@ -176,7 +178,8 @@ public final class ProbeTrainer: AdapterStage {
         adapter.setTraining(true)
         let terms = try ProbePlan.losses(model: discriminative, recTargets: inputs.batch.recTargets, latents: inputs.latents, noise: inputs.noise,
                                          timesteps: inputs.timesteps, schedule: model.schedule, captions: inputs.captions,
-                                         expressions: inputs.expressions, generator: &generator)
+                                         expressions: inputs.expressions,
+                                         criterion: RECCriterion(heatmapSigma: Float(config.heatmapSigma)), generator: &generator)
         let value = terms.total.value.item()
         guard value.isFinite else { throw AdapterTrainingError("loss is \(value) at step \(step)") }
         // On the last step of a log window: each term's own gradient norm (the graph is kept for the real pass).

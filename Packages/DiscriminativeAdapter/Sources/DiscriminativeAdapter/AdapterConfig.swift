@@ -38,6 +38,16 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var contrastiveTemperature: Float
     /// Initial value of the learned `logit_scale` (log(1/0.07)).
     public var logitScaleInit: Float
+    /// The REC head: `detr` (the release's queries, class and box heads) or `heatmap` (per-cell scores and boxes
+    /// on the encoder memory, a deviation; it has no REC queries: `num_queries_rec` 0).
+    public var recHead: RECHeadKind
+    /// DETR head deviations from the release (both off in the release): a learned reference point per REC query,
+    /// the box head predicting offsets from it in logit space (Deformable/Conditional-DETR style), so queries start
+    /// spread over the image instead of all at its centre ...
+    public var recReferencePoints: Bool
+    /// ... and the position code added to the decoder's cross-attention values, so what a query reads carries where
+    /// it read it (DETR's values carry no position).
+    public var decoderValuePosition: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case hiddenDim = "hidden_dim", heads, feedForwardDim = "dim_feedforward"
@@ -46,7 +56,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         case featureTaps = "feature_taps", featureChannels = "feature_channels"
         case textEmbeddingDim = "text_embedding_dim", textTokenDim = "text_token_dim", maxTextTokens = "max_text_tokens"
         case contrastiveAlign = "contrastive_align_loss", contrastiveDim = "contrastive_loss_hdim"
-        case contrastiveTemperature = "temperature_nce", logitScaleInit = "logit_scale_init"
+        case contrastiveTemperature = "temperature_nce", logitScaleInit = "logit_scale_init", recHead = "rec_head"
+        case recReferencePoints = "rec_reference_points", decoderValuePosition = "dec_value_pos"
     }
 
     /// Keys written for information (class name, version) and accepted on reading.
@@ -56,7 +67,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                 dropout: Float, matchingQueries: Int, referringQueries: Int, featureTaps: [String] = ["up1"],
                 featureChannels: Int, textEmbeddingDim: Int, textTokenDim: Int? = nil, maxTextTokens: Int = 77,
                 contrastiveAlign: Bool = false, contrastiveDim: Int = 64, contrastiveTemperature: Float = 0.07,
-                logitScaleInit: Float = Float(Foundation.log(1 / 0.07))) {
+                logitScaleInit: Float = Float(Foundation.log(1 / 0.07)), recHead: RECHeadKind = .detr,
+                recReferencePoints: Bool = false, decoderValuePosition: Bool = false) {
         self.hiddenDim = hiddenDim
         self.heads = heads
         self.feedForwardDim = feedForwardDim
@@ -74,6 +86,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.contrastiveDim = contrastiveDim
         self.contrastiveTemperature = contrastiveTemperature
         self.logitScaleInit = logitScaleInit
+        self.recHead = recHead
+        self.recReferencePoints = recReferencePoints
+        self.decoderValuePosition = decoderValuePosition
     }
 
     /// The scaled-down default for the bundled model: d 128, 4 heads, FFN 512, 4 + 16 queries, dropout 0.1.
@@ -120,8 +135,14 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
             throw fail("enc_layers \(encoderLayers) must be >= 0 and dec_layers \(decoderLayers) > 0")
         }
         guard dropout >= 0, dropout < 1 else { throw fail("dropout must lie in [0, 1), got \(dropout)") }
-        guard matchingQueries > 0, referringQueries > 0 else {
-            throw fail("num_queries_matching \(matchingQueries) and num_queries_rec \(referringQueries) must be positive")
+        guard matchingQueries > 0 else { throw fail("num_queries_matching \(matchingQueries) must be positive") }
+        switch recHead {
+        case .detr:
+            guard referringQueries > 0 else { throw fail("num_queries_rec \(referringQueries) must be positive for rec_head detr") }
+        case .heatmap:
+            guard referringQueries == 0 else { throw fail("rec_head heatmap has no REC queries: num_queries_rec must be 0, got \(referringQueries)") }
+            guard !contrastiveAlign else { throw fail("contrastive_align_loss aligns REC queries, which rec_head heatmap does not have") }
+            guard !recReferencePoints else { throw fail("rec_reference_points are DETR query reference points; rec_head heatmap has no queries") }
         }
         guard !featureTaps.isEmpty, Set(featureTaps).count == featureTaps.count else {
             throw fail("feature_taps \(featureTaps) must name at least one tap, each once")
@@ -161,6 +182,14 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         contrastiveDim = try c.decodeIfPresent(Int.self, forKey: .contrastiveDim) ?? 64
         contrastiveTemperature = try c.decodeIfPresent(Float.self, forKey: .contrastiveTemperature) ?? 0.07
         logitScaleInit = try c.decodeIfPresent(Float.self, forKey: .logitScaleInit) ?? Float(Foundation.log(1 / 0.07))
+        let head = try c.decodeIfPresent(String.self, forKey: .recHead) ?? RECHeadKind.detr.rawValue
+        guard let kind = RECHeadKind(rawValue: head) else {
+            throw DecodingError.dataCorruptedError(forKey: .recHead, in: c, debugDescription:
+                "rec_head '\(head)' is not one of \(RECHeadKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        recHead = kind
+        recReferencePoints = try c.decodeIfPresent(Bool.self, forKey: .recReferencePoints) ?? false
+        decoderValuePosition = try c.decodeIfPresent(Bool.self, forKey: .decoderValuePosition) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -182,9 +211,17 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         try c.encode(contrastiveDim, forKey: .contrastiveDim)
         try c.encode(contrastiveTemperature, forKey: .contrastiveTemperature)
         try c.encode(logitScaleInit, forKey: .logitScaleInit)
+        try c.encode(recHead.rawValue, forKey: .recHead)
+        try c.encode(recReferencePoints, forKey: .recReferencePoints)
+        try c.encode(decoderValuePosition, forKey: .decoderValuePosition)
         var extra = encoder.container(keyedBy: AnyKey.self)
         try extra.encode("DiscriminativeAdapter", forKey: AnyKey("_class_name"))
     }
+}
+
+/// Which REC head an adapter has.
+public enum RECHeadKind: String, CaseIterable, Codable, Sendable {
+    case detr, heatmap
 }
 
 /// A string coding key for open-ended JSON objects.

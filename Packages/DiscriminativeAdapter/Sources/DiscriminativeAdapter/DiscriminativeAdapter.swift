@@ -4,25 +4,59 @@ import Foundation
 import NN
 import Tensor
 
+/// What the REC head predicts: DETR's per-query classes and boxes (the release), or a heatmap over feature cells.
+public enum RECPrediction {
+    /// `classLogits` over token positions plus "no object" (last) [B, Nr, L + 1], `boxes` (cx, cy, w, h) in [0, 1]
+    /// [B, Nr, 4], and the L2-normalised contrastive projections of the queries [B, Nr, k] (nil without that head).
+    case detr(classLogits: Variable, boxes: Variable, projectedQueries: Variable?)
+    case heatmap(RECHeatmap)
+
+    /// Rows `indices` of the batch.
+    public func rows(_ indices: [Int]) -> RECPrediction {
+        switch self {
+        case let .detr(c, b, p):
+            return .detr(classLogits: c.indexSelect(axis: 0, indices: indices), boxes: b.indexSelect(axis: 0, indices: indices),
+                         projectedQueries: p?.indexSelect(axis: 0, indices: indices))
+        case let .heatmap(h): return .heatmap(h.rows(indices))
+        }
+    }
+
+    /// The top-1 box (cx, cy, w, h) of each sample: DETR's most object-like query, or the heatmap's peak cell.
+    public func topBoxes() -> [[Double]] {
+        switch self {
+        case let .detr(c, b, _): return DiscriminativeMetrics.topBoxes(classLogits: c.value, boxes: b.value)
+        case let .heatmap(h): return h.topBoxes()
+        }
+    }
+}
+
 /// What one adapter forward returns.
 public struct AdapterOutput {
     /// Decoder output after the final LayerNorm, [B, Nm + Nr, d] (matching queries first).
     public var hiddenStates: Variable
     /// `map_to_clip` of the matching queries, [B, Nm, D_text].
     public var matchingEmbeddings: Variable
-    /// REC class logits over token positions plus "no object" (last), [B, Nr, L + 1].
-    public var classLogits: Variable
-    /// REC boxes (cx, cy, w, h) in [0, 1], [B, Nr, 4].
-    public var boxes: Variable
-    /// L2-normalised contrastive projections of the REC queries, [B, Nr, contrastiveDim] (nil without the
-    /// contrastive head).
-    public var projectedQueries: Variable?
+    /// The REC head's prediction.
+    public var rec: RECPrediction
     /// exp(logit_scale), 0-d.
     public var logitScale: Variable
+
+    /// The DETR head's outputs; nil for the heatmap head.
+    public var detr: (classLogits: Variable, boxes: Variable, projectedQueries: Variable?)? {
+        if case let .detr(c, b, p) = rec { return (c, b, p) }
+        return nil
+    }
+
+    /// The heatmap head's outputs; nil for the DETR head.
+    public var heatmap: RECHeatmap? {
+        if case let .heatmap(h) = rec { return h }
+        return nil
+    }
 }
 
 /// DPT's discriminative adapter (the release's "DiffQformer"), a one-layer DETR encoder-decoder over a tapped
-/// U-Net feature map, with an image-text matching head and referring-expression heads.
+/// U-Net feature map, with an image-text matching head and referring-expression heads (DETR's, or the heatmap
+/// head of `rec_head: "heatmap"` on the encoder memory).
 ///
 /// ```
 /// src    = input_proj(F)                                     1x1 conv C_feat -> d
@@ -48,8 +82,13 @@ public final class DiscriminativeAdapter: Module {
     public let mapToClip: (Linear, Linear)
     /// The learned log temperature of the matching logits (0-d).
     public let logitScale: Variable
-    public let classEmbed: Linear
-    public let bboxEmbed: MLP
+    /// DETR REC heads (`rec_head: "detr"`).
+    public let classEmbed: Linear?
+    public let bboxEmbed: MLP?
+    /// The heatmap REC head (`rec_head: "heatmap"`).
+    public let recHeatmap: RECHeatmapHead?
+    /// Learned reference points of the REC queries in logit space [Nr, 2] (`rec_reference_points`).
+    public let recReference: Variable?
     public let contrastiveImage: Linear?
     public let contrastiveText: Linear?
 
@@ -80,8 +119,18 @@ public final class DiscriminativeAdapter: Module {
         mapToClip = (Linear(vb.pp("map_to_clip").pp(0), inFeatures: d, outFeatures: d),
                      Linear(vb.pp("map_to_clip").pp(2), inFeatures: d, outFeatures: config.textEmbeddingDim))
         logitScale = vb.parameter("logit_scale", shape: [], initializer: .constant(config.logitScaleInit))
-        classEmbed = Linear(vb.pp("class_embed"), inFeatures: d, outFeatures: config.maxTextTokens + 1)
-        bboxEmbed = MLP(vb.pp("bbox_embed"), inputDim: d, hiddenDim: d, outputDim: 4, layerCount: 3)
+        if config.recHead == .heatmap {
+            classEmbed = nil
+            bboxEmbed = nil
+            recHeatmap = RECHeatmapHead(vb.pp("rec_heatmap"), dim: d)
+        } else {
+            classEmbed = Linear(vb.pp("class_embed"), inFeatures: d, outFeatures: config.maxTextTokens + 1)
+            bboxEmbed = MLP(vb.pp("bbox_embed"), inputDim: d, hiddenDim: d, outputDim: 4, layerCount: 3)
+            recHeatmap = nil
+        }
+        recReference = config.recReferencePoints
+            ? vb.parameter("rec_reference_points", shape: [config.referringQueries, 2], initializer: .uniform(low: -2, high: 2))
+            : nil
         if config.contrastiveAlign {
             contrastiveImage = Linear(vb.pp("contrastive_align_projection_image"), inFeatures: d, outFeatures: config.contrastiveDim)
             contrastiveText = Linear(vb.pp("contrastive_align_projection_text"), inFeatures: config.textTokenDim,
@@ -127,9 +176,12 @@ public final class DiscriminativeAdapter: Module {
         let nq = config.queryCount
         let queryPos = queryEmbed.weight.unsqueezed(0).expanded(to: [b, nq, d])
         var hs = Variable(Tensor(shape: [b, nq, d], repeating: 0))
-        for layer in decoderLayers { hs = layer(hs, memory: memory, pos: emb, queryPos: queryPos, generator: &generator) }
+        let valuePos = config.decoderValuePosition ? emb : nil
+        for layer in decoderLayers {
+            hs = layer(hs, memory: memory, pos: emb, queryPos: queryPos, valuePos: valuePos, generator: &generator)
+        }
         hs = decoderNorm(hs)
-        return heads(hs)
+        return heads(hs, memory: memory, height: h, width: w)
     }
 
     /// The forward without dropout randomness (evaluation mode or dropout 0).
@@ -138,16 +190,25 @@ public final class DiscriminativeAdapter: Module {
         return self(features, timesteps: timesteps, generator: &g)
     }
 
-    /// The heads on decoder states `hs` [B, Nm + Nr, d].
-    public func heads(_ hs: Variable) -> AdapterOutput {
+    /// The heads on decoder states `hs` [B, Nm + Nr, d] and, for the heatmap head, the encoder `memory`
+    /// [B, height * width, d].
+    public func heads(_ hs: Variable, memory: Variable, height: Int, width: Int) -> AdapterOutput {
         let nm = config.matchingQueries
         let matching = hs.sliced(axis: 1, start: 0, end: nm)
-        let rec = hs.sliced(axis: 1, start: nm, end: config.queryCount)
         let q = mapToClip.1(mapToClip.0(matching).relu())
-        return AdapterOutput(hiddenStates: hs, matchingEmbeddings: q, classLogits: classEmbed(rec),
-                             boxes: bboxEmbed(rec).sigmoid(),
-                             projectedQueries: contrastiveImage.map { l2Normalized(($0)(rec)) },
-                             logitScale: logitScale.exp())
+        let rec: RECPrediction
+        if let recHeatmap {
+            rec = .heatmap(recHeatmap(memory, height: height, width: width))
+        } else {
+            let r = hs.sliced(axis: 1, start: nm, end: config.queryCount)
+            var raw = bboxEmbed!(r)
+            if let recReference {   // centre offsets from each query's reference point, in logit space
+                raw = raw + Variable.concat([recReference, Variable(Tensor(shape: [config.referringQueries, 2], repeating: 0))], axis: 1)
+            }
+            rec = .detr(classLogits: classEmbed!(r), boxes: raw.sigmoid(),
+                        projectedQueries: contrastiveImage.map { l2Normalized(($0)(r)) })
+        }
+        return AdapterOutput(hiddenStates: hs, matchingEmbeddings: q, rec: rec, logitScale: logitScale.exp())
     }
 
     /// L2-normalised contrastive projections of text token states [B, L, textTokenDim] -> [B, L, contrastiveDim].

@@ -156,10 +156,7 @@ public enum ProbePlan {
             }
             projectedTokens = model.adapter.projectTokens(Variable(tokens))
         }
-        let rec = try criterion.loss(classLogits: out.classLogits.indexSelect(axis: 0, indices: recPasses),
-                                     boxes: out.boxes.indexSelect(axis: 0, indices: recPasses), targets: recTargets,
-                                     projectedQueries: out.projectedQueries?.indexSelect(axis: 0, indices: recPasses),
-                                     projectedTokens: projectedTokens)
+        let rec = try criterion.loss(out.rec.rows(recPasses), targets: recTargets, projectedTokens: projectedTokens)
         return Terms(total: itm.i2t + itm.t2i + rec.total, i2t: itm.i2t, t2i: itm.t2i, rec: rec,
                      i2tScores: i2t.value, t2iScores: t2i.value)
     }

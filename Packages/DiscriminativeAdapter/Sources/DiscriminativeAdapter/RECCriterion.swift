@@ -84,10 +84,27 @@ public struct RECCriterion {
     public var weights: RECLossWeights
     /// Temperature of the contrastive alignment logits.
     public var temperature: Float
+    /// Standard deviation, in feature cells, of the heatmap head's Gaussian centre target.
+    public var heatmapSigma: Float
 
-    public init(weights: RECLossWeights = RECLossWeights(), temperature: Float = 0.07) {
+    public init(weights: RECLossWeights = RECLossWeights(), temperature: Float = 0.07, heatmapSigma: Float = 1) {
         self.weights = weights
         self.temperature = temperature
+        self.heatmapSigma = heatmapSigma
+    }
+
+    /// The loss of either head's prediction; `projectedTokens` [B, L', k] enables DETR's contrastive term when the
+    /// prediction carries projected queries.
+    public func loss(_ prediction: RECPrediction, targets: [RECTarget], projectedTokens: Variable? = nil) throws -> RECLossTerms {
+        switch prediction {
+        case let .detr(c, b, p):
+            return try loss(classLogits: c, boxes: b, targets: targets, projectedQueries: p, projectedTokens: projectedTokens)
+        case let .heatmap(h):
+            guard projectedTokens == nil else {
+                throw AdapterError.input("RECCriterion.loss: the heatmap head has no queries to align with token states")
+            }
+            return try heatmapLoss(h, targets: targets)
+        }
     }
 
     /// The target distribution over `classes` (= L + 1) for one token span.

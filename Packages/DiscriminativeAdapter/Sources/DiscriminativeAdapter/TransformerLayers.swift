@@ -72,13 +72,16 @@ public final class TransformerDecoderLayer: Module {
         vb.register(self)
     }
 
-    /// `tgt` [B, Nq, d], `memory` and `pos` [B, HW, d], `queryPos` [B, Nq, d].
+    /// `tgt` [B, Nq, d], `memory` and `pos` [B, HW, d], `queryPos` [B, Nq, d]; `valuePos` [B, HW, d], when given,
+    /// is added to the cross-attention values (a deviation from DETR).
     public func callAsFunction<G: RandomNumberGenerator>(_ tgt: Variable, memory: Variable, pos: Variable,
-                                                         queryPos: Variable, generator: inout G) -> Variable {
+                                                         queryPos: Variable, valuePos: Variable? = nil,
+                                                         generator: inout G) -> Variable {
         let qk = tgt + queryPos
         var x = tgt + dropout1(selfAttention(query: qk, key: qk, value: tgt, generator: &generator), generator: &generator)
         x = norm1(x)
-        let cross = crossAttention(query: x + queryPos, key: memory + pos, value: memory, generator: &generator)
+        let cross = crossAttention(query: x + queryPos, key: memory + pos, value: valuePos.map { memory + $0 } ?? memory,
+                                   generator: &generator)
         x = norm2(x + dropout2(cross, generator: &generator))
         let ff = linear2(dropout(linear1(x).relu(), generator: &generator))
         return norm3(x + dropout3(ff, generator: &generator))

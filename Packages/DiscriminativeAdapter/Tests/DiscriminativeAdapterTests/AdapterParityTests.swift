@@ -38,9 +38,9 @@ final class AdapterParityTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(sinePositionEmbedding(dim: cfg.hiddenDim, height: 4, width: 5), f["out.pos"]!), 1e-5)
         XCTAssertLessThan(maxAbsDiff(out.hiddenStates.value, f["out.hs"]!), 2e-5)
         XCTAssertLessThan(maxAbsDiff(out.matchingEmbeddings.value, f["out.q_emb"]!), 2e-5)
-        XCTAssertLessThan(maxAbsDiff(out.classLogits.value, f["out.logits"]!), 2e-5)
-        XCTAssertLessThan(maxAbsDiff(out.boxes.value, f["out.boxes"]!), 1e-5)
-        XCTAssertLessThan(maxAbsDiff(out.projectedQueries!.value, f["out.proj_queries"]!), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(out.detr!.classLogits.value, f["out.logits"]!), 2e-5)
+        XCTAssertLessThan(maxAbsDiff(out.detr!.boxes.value, f["out.boxes"]!), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(out.detr!.projectedQueries!.value, f["out.proj_queries"]!), 1e-5)
         XCTAssertLessThan(maxAbsDiff(adapter.projectTokens(Variable(f["input.tokens"]!)).value, f["out.proj_tokens"]!), 1e-5)
         let scores = MatchingLoss.scores(out.matchingEmbeddings, text: Variable(f["input.pooled"]!))
         XCTAssertLessThan(maxAbsDiff(scores.value, f["out.scores"]!), 1e-5)
@@ -54,8 +54,8 @@ final class AdapterParityTests: XCTestCase {
         let out = adapter(x, timesteps: meta.timesteps)
         let targets = try meta.targets.map { try RECTarget(boxes: $0.boxes, tokenSpans: $0.spans, tokenCount: $0.count) }
         let criterion = RECCriterion(temperature: meta.config.contrastiveTemperature)
-        let terms = try criterion.loss(classLogits: out.classLogits, boxes: out.boxes, targets: targets,
-                                       projectedQueries: out.projectedQueries,
+        let terms = try criterion.loss(classLogits: out.detr!.classLogits, boxes: out.detr!.boxes, targets: targets,
+                                       projectedQueries: out.detr!.projectedQueries,
                                        projectedTokens: adapter.projectTokens(Variable(f["input.tokens"]!)))
         XCTAssertEqual(terms.matching.map { $0.map { [$0.query, $0.target] } }, meta.matches)   // scipy's assignment
         XCTAssertEqual(terms.classification.value.item(), f["loss.ce"]!.scalars[0], accuracy: 2e-5)

@@ -21,8 +21,8 @@ final class AdapterTests: XCTestCase {
         let x = GradientCheck.uniform([2, 3, 2, 3], seed: 23, in: -1...1)
         let report = GradientCheck.check(inputs: [x], eps: 1e-3, tolerance: 2e-2) { v in
             let o = adapter(v[0], timesteps: [250, 700])
-            return Variable.concat([o.hiddenStates.reshaped([2, -1]), o.boxes.reshaped([2, -1]),
-                                    o.matchingEmbeddings.reshaped([2, -1]), o.projectedQueries!.reshaped([2, -1])], axis: 1)
+            return Variable.concat([o.hiddenStates.reshaped([2, -1]), o.detr!.boxes.reshaped([2, -1]),
+                                    o.matchingEmbeddings.reshaped([2, -1]), o.detr!.projectedQueries!.reshaped([2, -1])], axis: 1)
         }
         XCTAssertTrue(report.passed, "\(report)")
     }
@@ -31,7 +31,7 @@ final class AdapterTests: XCTestCase {
         let adapter = try DiscriminativeAdapter(config: tinyConfig(contrastive: true), seed: 4)
         let o = adapter(Variable(pseudoRandom([2, 3, 2, 2], seed: 1)), timesteps: [10])
         let loss = MatchingLoss.scores(o.matchingEmbeddings, text: Variable(pseudoRandom([2, 5], seed: 2))).sum() * o.logitScale
-            + o.classLogits.square().mean() + o.boxes.mean() + o.projectedQueries!.sum()
+            + o.detr!.classLogits.square().mean() + o.detr!.boxes.mean() + o.detr!.projectedQueries!.sum()
             + adapter.projectTokens(Variable(pseudoRandom([2, 6, 4], seed: 3))).square().sum()
         loss.backward()
         for p in adapter.store.namedParameters() {
@@ -103,7 +103,7 @@ final class AdapterTests: XCTestCase {
         for (k, v) in a { XCTAssertEqual(v.scalars, b[k]!.scalars, k) }
         XCTAssertEqual(loaded.logitScale.value.item(), 3.25)
         let x = Variable(pseudoRandom([1, 3, 2, 2], seed: 4))
-        XCTAssertEqual(adapter(x, timesteps: [1]).boxes.value.scalars, loaded(x, timesteps: [1]).boxes.value.scalars)
+        XCTAssertEqual(adapter(x, timesteps: [1]).detr!.boxes.value.scalars, loaded(x, timesteps: [1]).detr!.boxes.value.scalars)
 
         // Strict loading: a weights file from a different config fails, naming the keys.
         let other = try DiscriminativeAdapter(config: tinyConfig(contrastive: false), seed: 5)

@@ -37,9 +37,9 @@ final class EndToEndTests: XCTestCase {
         let out = model.forward(latents: latents, timesteps: [500, 120], context: Variable(ctx))
         XCTAssertEqual(out.hiddenStates.shape, [b, 20, 128])
         XCTAssertEqual(out.matchingEmbeddings.shape, [b, 4, 32])
-        XCTAssertEqual(out.classLogits.shape, [b, 16, 11])
-        XCTAssertEqual(out.boxes.shape, [b, 16, 4])
-        XCTAssertTrue(out.boxes.value.scalars.allSatisfy { $0 > 0 && $0 < 1 })
+        XCTAssertEqual(out.detr!.classLogits.shape, [b, 16, 11])
+        XCTAssertEqual(out.detr!.boxes.shape, [b, 16, 4])
+        XCTAssertTrue(out.detr!.boxes.value.scalars.allSatisfy { $0 > 0 && $0 < 1 })
 
         // d s / d z_t: the quantity self-correction follows. Checked along a random direction by central differences.
         let scores = model.matchingScores(latents: latents, timesteps: [500, 120], context: Variable(ctx), pooled: Variable(pooled))
@@ -65,7 +65,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(model.adapter.config.featureChannels, 64 + 32)
         let out = model.forward(latents: Variable(pseudoRandom([1, 4, 8, 8], seed: 1)), timesteps: [10],
                                 context: Variable(pseudoRandom([1, 7, 32], seed: 2)))
-        XCTAssertEqual(out.boxes.shape, [1, 16, 4])
+        XCTAssertEqual(out.detr!.boxes.shape, [1, 16, 4])
         let f = FeatureTaps.combine(["a": Variable(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4])),
                                      "b": Variable(Tensor(shape: [1, 1, 4, 4], repeating: 0))], taps: ["a", "b"])
         XCTAssertEqual(f.shape, [1, 2, 4, 4])

@@ -202,8 +202,7 @@ public enum DiscriminativeEvaluator {
             }
             let (text, image) = EvaluationPlan.itmOutcomes(scores: scores, count: b)
             let recRows = (0..<b).map { $0 * np + 3 }
-            let top = DiscriminativeMetrics.topBoxes(classLogits: out.classLogits.value.indexSelect(axis: 0, indices: recRows),
-                                                     boxes: out.boxes.value.indexSelect(axis: 0, indices: recRows))
+            let top = GradMode.noGrad { out.rec.rows(recRows).topBoxes() }
             let targets = chunk.batch.expressions.map { [$0.box.cx, $0.box.cy, $0.box.w, $0.box.h] }
             let hits = DiscriminativeMetrics.recHits(predicted: top, targets: targets)
             let looseHits = DiscriminativeMetrics.recHits(predicted: top, targets: targets, threshold: 0.3)

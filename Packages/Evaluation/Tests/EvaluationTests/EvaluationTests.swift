@@ -52,8 +52,8 @@ final class EvaluationTests: XCTestCase {
                                context: Variable(chunk.expressions.context.indexSelect(axis: 0, indices: [s])))
                 }
                 // Top query by object probability 1 - p(no object), by hand.
-                let logits = out.classLogits.value.scalars, boxes = out.boxes.value.scalars
-                let nr = out.classLogits.shape[1], c = out.classLogits.shape[2]
+                let logits = out.detr!.classLogits.value.scalars, boxes = out.detr!.boxes.value.scalars
+                let nr = out.detr!.classLogits.shape[1], c = out.detr!.classLogits.shape[2]
                 var best = 0, bestP = -Double.infinity
                 for q in 0..<nr {
                     let row = (0..<c).map { Double(logits[q * c + $0]) }

@@ -175,7 +175,8 @@ final class ProbeTrainerTests: XCTestCase {
         let shared = ["adam_beta1", "adam_beta2", "batch_size", "checkpoint_every", "grad_clip_norm", "keep_checkpoints",
                       "learning_rate", "log_every", "lr_schedule", "seed", "steps", "timestep_max", "timestep_min",
                       "train_split", "warmup_steps", "weight_decay", "world_seed"]
-        XCTAssertEqual(ProbeConfig.keys, (shared + ["contrastive_align", "dropout", "feature_taps", "image_size", "preset", "random_unet_seed"]).sorted())
+        XCTAssertEqual(ProbeConfig.keys, (shared + ["contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "image_size", "preset",
+                                                    "random_unet_seed", "rec_head", "rec_reference_points"]).sorted())
         XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_rank",
                                                    "lora_targets", "mse_weight", "rec_weight", "train_adapter"]).sorted())
         let over = try JSONValue.parse(#"{"steps": 5, "timestep_max": 400, "world_seed": 9, "lr_schedule": "cosine", "rec_weight": 0}"#)
@@ -195,6 +196,38 @@ final class ProbeTrainerTests: XCTestCase {
         XCTAssertThrowsError(try badProbe.validate()) { XCTAssertTrue("\($0)".contains(": config: adam_beta2"), "\($0)") }
     }
 
+    /// Stage 1 with the heatmap head: the adapter has no REC queries, its REC loss is the heatmap's, fitting one
+    /// batch brings it down, and the finished adapter loads back with its head and scores the same.
+    func testHeatmapHeadTrainsSavesAndLoads() throws {
+        let folder = try TinyModel.sharedFolder()
+        let model = try ProbeModel(folder: folder)
+        var c = smallConfig(steps: 2)
+        c.recHead = "heatmap"
+        c.heatmapSigma = 0.8
+        c.learningRate = 1e-3
+        c.dropout = 0
+        let dir = try TinyModel.temporaryFolder(self, "heatmap")
+        let trainer = try ProbeTrainer(config: c, model: model, runDirectory: dir, resume: false)
+        XCTAssertEqual(trainer.adapter.config.recHead, .heatmap)
+        XCTAssertEqual(trainer.adapter.config.referringQueries, 0)
+        let (inputs, _, g0) = try trainer.currentInputs()
+        var rec: [Float] = []
+        for _ in 0..<8 {
+            var g = g0
+            let r = try trainer.optimise(on: inputs, generator: &g)
+            XCTAssertTrue(r.rec.isFinite && r.recClass.isFinite && r.recL1.isFinite && r.recGIoU.isFinite)
+            rec.append(r.rec)
+        }
+        XCTAssertLessThan(rec.suffix(3).max()!, 0.9 * rec[0], "REC losses \(rec)")
+        trainer.output = { _ in }
+        try trainer.run()
+        let (_, dm) = try TrainedAdapter.load(model: folder, adapterFolder: trainer.adapterDirectory)
+        XCTAssertEqual(dm.adapter.config, trainer.adapter.config)
+        let x = try DiscriminativeAdapter.load(from: ComponentFolder(trainer.adapterDirectory))
+        XCTAssertEqual(Set(x.store.stateDict().keys), Set(trainer.adapter.store.stateDict().keys))
+        XCTAssertNotNil(x.recHeatmap)
+    }
+
     func testConfigFileOverridesAndErrors() throws {
         let c = try ProbeConfig.decode(overrides: try JSONValue.parse(#"{"batch_size": 3, "feature_taps": ["mid", "up1"], "random_unet_seed": 5}"#))
         XCTAssertEqual(c.batchSize, 3)
@@ -211,6 +244,16 @@ final class ProbeTrainerTests: XCTestCase {
         var bad = ProbeConfig()
         bad.trainSplit = "training"
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("train_split"), "\($0)") }
+        bad = ProbeConfig()
+        bad.recHead = "mask"
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("rec_head 'mask'"), "\($0)") }
+        bad = ProbeConfig()
+        bad.recHead = "heatmap"
+        bad.contrastiveAlign = true
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("contrastive_align"), "\($0)") }
+        bad.contrastiveAlign = false
+        bad.heatmapSigma = 0
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("heatmap_sigma"), "\($0)") }
         bad = ProbeConfig()
         bad.lrSchedule = "step"
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("lr_schedule"), "\($0)") }

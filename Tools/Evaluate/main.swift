@@ -17,7 +17,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Evaluate text-to-image models and their DPT adapters.",
-        subcommands: [Discriminative.self, Sweep.self, Generation.self, GenerationReportCommand.self])
+        subcommands: [Discriminative.self, Sweep.self, SweepCompare.self, Generation.self, GenerationReportCommand.self])
 }
 
 func parseSplits(_ list: String) throws -> [Split] {
@@ -187,6 +187,37 @@ struct Sweep: ParsableCommand {
         let r = try sweep.run(model: pm, output: outURL, log: stderrLine)
         print(r.markdown)
         stderrLine("wrote \(outURL.path)/sweep.md, sweep.json, heatmap.png")
+    }
+}
+
+struct SweepCompare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep-compare",
+        abstract: "Trained minus control, cell by cell, of two finished sweeps (table + heatmap PNG).",
+        discussion: "Reads <trained>/sweep.json and <control>/sweep.json (the same taps and timesteps); writes <out>.md and <out>.png.")
+
+    @Option(name: .long, help: "Folder of the trained-U-Net sweep.")
+    var trained: String
+    @Option(name: .long, help: "Folder of the random-U-Net (control) sweep.")
+    var control: String
+    @Option(name: .long, help: "Output path without extension (writes .md and .png).")
+    var out: String
+
+    func run() throws {
+        let a = URL(fileURLWithPath: trained).appendingPathComponent("sweep.json")
+        let b = URL(fileURLWithPath: control).appendingPathComponent("sweep.json")
+        let cmp = try SweepComparison(trained: try SweepComparison.load(a), control: try SweepComparison.load(b))
+        let md = "# Probing map: trained U-Net minus random-U-Net control\n\nCommand: `swift run -c release evaluate sweep-compare "
+            + "--trained \(trained) --control \(control) --out \(out)`\n\nIntervals treat the two sweeps as independent (they score "
+            + "the same samples, so a paired interval would be narrower).\n\n" + cmp.markdown
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(Data(md.utf8), to: outURL.appendingPathExtension("md"))
+        try cmp.figure(title: "PROBING MAP: TRAINED - RANDOM U-NET (POINTS)",
+                       notes: ["ROWS: U-NET TAP, COLUMNS: TIMESTEP T", "COLOUR RANGE -10 .. +50 POINTS"])
+            .write(to: outURL.appendingPathExtension("png"))
+        print(cmp.markdown)
+        stderrLine("wrote \(outURL.path).md and .png")
     }
 }
 

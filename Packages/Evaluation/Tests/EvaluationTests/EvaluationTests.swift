@@ -137,6 +137,47 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(again.values { $0.text }, r.values { $0.text })
         XCTAssertTrue(lines.contains { $0.contains("trained adapter found") })
         XCTAssertEqual(ProbingSweep.evenTimesteps(5, numTrainTimesteps: 1000), [100, 300, 500, 700, 900])
+        // The written sweep.json reads back with the run's counts.
+        let cells = try SweepComparison.load(out.appendingPathComponent("sweep.json"))
+        XCTAssertEqual(cells.taps, ["mid", "up1"])
+        XCTAssertEqual(cells.text.map { $0.map(\.successes) }, r.evaluations.map { $0.map(\.overall.text.successes) })
+        XCTAssertEqual(cells.rec.map { $0.map(\.total) }, [[2, 2], [2, 2]])
+    }
+
+    func testSweepComparisonIsTrainedMinusControlPerCell() throws {
+        let dir = try TinyModel.temporaryFolder(self, "compare")
+        func sweep(_ name: String, taps: [String] = ["mid", "up0"], text: [[Int]], skip: Int? = nil) throws -> URL {
+            var cells: [JSONValue] = []
+            for (i, tap) in taps.enumerated() {
+                for (j, t) in [100, 500].enumerated() where skip != i * 2 + j {
+                    func p(_ s: Int) -> JSONValue { .object(["successes": .int(s), "total": .int(200)]) }
+                    cells.append(.object(["tap": .string(tap), "timestep": .int(t),
+                                          "overall": .object(["itm_text": p(text[i][j]), "itm_image": p(100), "rec_p_at_1": p(10 * (i + 1))])]))
+                }
+            }
+            let folder = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let json = JSONValue.object(["taps": .array(taps.map { .string($0) }), "timesteps": .array([.int(100), .int(500)]), "cells": .array(cells)])
+            try Data(json.serialized().utf8).write(to: folder.appendingPathComponent("sweep.json"))
+            return folder.appendingPathComponent("sweep.json")
+        }
+        let trained = try SweepComparison.load(try sweep("trained", text: [[180, 150], [120, 100]]))
+        let control = try SweepComparison.load(try sweep("control", text: [[100, 100], [100, 110]]))
+        let cmp = try SweepComparison(trained: trained, control: control)
+        XCTAssertEqual(cmp.markdown.components(separatedBy: "| mid | 90.0 / 50.0, +40.0").count, 2, cmp.markdown)
+        XCTAssertTrue(cmp.markdown.contains("50.0 / 55.0, -5.0"), cmp.markdown)
+        XCTAssertTrue(cmp.markdown.contains("| up0 | 10.0 / 10.0, +0.0"), cmp.markdown)   // REC: equal in both
+        let png = try cmp.figure(title: "T").render()
+        XCTAssertGreaterThan(png.width, 200)
+        // Sweeps over other taps, a missing cell and a file that is not a sweep are refused, naming the problem.
+        let other = try SweepComparison.load(try sweep("other", taps: ["mid", "up1"], text: [[1, 1], [1, 1]]))
+        XCTAssertThrowsError(try SweepComparison(trained: trained, control: other)) { XCTAssertTrue("\($0)".contains("taps"), "\($0)") }
+        XCTAssertThrowsError(try SweepComparison.load(try sweep("holey", text: [[1, 1], [1, 1]], skip: 3))) {
+            XCTAssertTrue("\($0)".contains("3 of 4 cells"), "\($0)")
+        }
+        let bad = dir.appendingPathComponent("bad.json")
+        try Data(#"{"taps": []}"#.utf8).write(to: bad)
+        XCTAssertThrowsError(try SweepComparison.load(bad)) { XCTAssertTrue("\($0)".contains("bad.json"), "\($0)") }
     }
 
     func testHeatmapCellsCarryTheirColours() throws {

@@ -24,12 +24,14 @@ public struct ProbeBatch {
 
     public var count: Int { samples.count }
 
-    /// Builds a batch. `generator` picks the hard negative and the expression of each sample (uniformly);
+    /// Builds a batch. `generator` picks the hard negative (with probability proportional to its kind's weight in
+    /// `negativeWeights`, unlisted kinds 1; uniformly when it is empty) and the expression (uniformly) of each sample;
     /// `wordTokens` encodes one word into the text encoder's token ids without start/end tokens (e.g.
     /// `CLIPTokenizer.encode(_:)`); `contextLength` is the encoder's sequence length (77). Samples without hard
     /// negatives or expressions, and expressions longer than the context, throw.
     public init<G: RandomNumberGenerator>(samples: [Sample], generator: SampleGenerator, wordTokens: (String) throws -> [Int],
-                                          contextLength: Int = 77, choices rng: inout G) throws {
+                                          contextLength: Int = 77, negativeWeights: [NegativeKind: Double] = [:],
+                                          choices rng: inout G) throws {
         guard !samples.isEmpty else { throw AdapterError.input("ProbeBatch: no samples") }
         var images: [Tensor] = []
         var captions: [[String]] = [], negatives: [HardNegative] = [], expressions: [ReferringExpression] = []
@@ -41,7 +43,7 @@ public struct ProbeBatch {
             guard !s.expressions.isEmpty else {
                 throw AdapterError.input("ProbeBatch: sample \(s.split.rawValue)/\(s.index) (\(s.caption)) has no referring expression")
             }
-            let neg = s.negatives[Int.random(in: 0..<s.negatives.count, using: &rng)]
+            let neg = s.negatives[Self.pick(s.negatives.map { negativeWeights[$0.kind] ?? 1 }, weighted: !negativeWeights.isEmpty, using: &rng)]
             let expr = s.expressions[Int.random(in: 0..<s.expressions.count, using: &rng)]
             let random = generator.positive(split: s.split, index: s.randomNegativeIndex)
             images.append(Renderer.render(s.scene).tensor())
@@ -58,6 +60,19 @@ public struct ProbeBatch {
         self.hardNegatives = negatives
         self.expressions = expressions
         self.recTargets = targets
+    }
+
+    /// An index into `weights`: uniform (the draw of unweighted batches) unless `weighted`, else proportional to the
+    /// weights (all positive).
+    public static func pick<G: RandomNumberGenerator>(_ weights: [Double], weighted: Bool, using rng: inout G) -> Int {
+        guard weighted else { return Int.random(in: 0..<weights.count, using: &rng) }
+        let total = weights.reduce(0, +)
+        var u = Double.random(in: 0..<total, using: &rng)
+        for (k, w) in weights.enumerated() {
+            if u < w { return k }
+            u -= w
+        }
+        return weights.count - 1
     }
 
     /// The REC target of an expression: its box and the token positions of its naming words, counting the start

@@ -46,6 +46,14 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     public var recReferencePoints = false
     public var decoderValuePosition = false
 
+    // ITM hard negatives (see `ProbeData`).
+    /// Relative frequency of each category's samples (category names as ShapesWorld's, e.g. `spatial`; unlisted
+    /// categories 1; empty: the stream as generated).
+    public var categoryWeights: [String: Double] = [:]
+    /// Relative probability of each hard-negative kind among a sample's negatives (e.g. `flip_relation`; unlisted
+    /// kinds 1; empty: uniform).
+    public var negativeWeights: [String: Double] = [:]
+
     // Optimisation.
     public var batchSize = 4
     public var steps = 700
@@ -74,6 +82,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         case contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
         case recHead = "rec_head", heatmapSigma = "heatmap_sigma"
         case recReferencePoints = "rec_reference_points", decoderValuePosition = "dec_value_pos"
+        case categoryWeights = "category_weights", negativeWeights = "negative_weights"
     }
 
     public init(from decoder: Decoder) throws {
@@ -90,6 +99,8 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         heatmapSigma = try c.decodeIfPresent(Double.self, forKey: .heatmapSigma) ?? heatmapSigma
         recReferencePoints = try c.decodeIfPresent(Bool.self, forKey: .recReferencePoints) ?? false
         decoderValuePosition = try c.decodeIfPresent(Bool.self, forKey: .decoderValuePosition) ?? false
+        categoryWeights = try c.decodeIfPresent([String: Double].self, forKey: .categoryWeights) ?? [:]
+        negativeWeights = try c.decodeIfPresent([String: Double].self, forKey: .negativeWeights) ?? [:]
     }
 
     /// Optionals are written as null so that the JSON always lists every key.
@@ -106,6 +117,37 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try c.encode(heatmapSigma, forKey: .heatmapSigma)
         try c.encode(recReferencePoints, forKey: .recReferencePoints)
         try c.encode(decoderValuePosition, forKey: .decoderValuePosition)
+        try c.encode(categoryWeights, forKey: .categoryWeights)
+        try c.encode(negativeWeights, forKey: .negativeWeights)
+    }
+
+    /// `category_weights` by category; errors name the key and the unknown category or bad weight.
+    public func categoryWeightTable() throws -> [Category: Double] {
+        var out: [Category: Double] = [:]
+        for (name, w) in categoryWeights {
+            guard let c = Category(rawValue: name) else {
+                throw AdapterTrainingError("config: category_weights names '\(name)', not one of \(Category.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard w.isFinite, w >= 0 else { throw AdapterTrainingError("config: category_weights[\(name)] \(w) must be finite and >= 0") }
+            out[c] = w
+        }
+        if !out.isEmpty, Category.allCases.allSatisfy({ (out[$0] ?? 1) == 0 }) {
+            throw AdapterTrainingError("config: category_weights give every category weight 0")
+        }
+        return out
+    }
+
+    /// `negative_weights` by kind; errors name the key and the unknown kind or bad weight.
+    public func negativeWeightTable() throws -> [NegativeKind: Double] {
+        var out: [NegativeKind: Double] = [:]
+        for (name, w) in negativeWeights {
+            guard let k = NegativeKind(rawValue: name) else {
+                throw AdapterTrainingError("config: negative_weights names '\(name)', not one of \(NegativeKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard w.isFinite, w > 0 else { throw AdapterTrainingError("config: negative_weights[\(name)] \(w) must be finite and > 0") }
+            out[k] = w
+        }
+        return out
     }
 
     /// `rec_head` as the adapter's kind.
@@ -130,6 +172,8 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try need(!(head == .heatmap && contrastiveAlign), "contrastive_align", "needs REC queries, which rec_head heatmap has none of")
         try need(!(head == .heatmap && recReferencePoints), "rec_reference_points", "are DETR query reference points; rec_head heatmap has no queries")
         try need(heatmapSigma > 0 && heatmapSigma.isFinite, "heatmap_sigma", "must be positive")
+        _ = try categoryWeightTable()
+        _ = try negativeWeightTable()
         try validateShared()
     }
 }

@@ -6,17 +6,40 @@ import Tensor
 /// The sample stream of probing runs: ShapesWorld samples of one split in index order, skipping samples that
 /// cannot form a DPT batch (no hard negative, no referring expression, or an expression longer than the token
 /// context). The position in the stream (the data cursor) is the next index to look at.
+///
+/// Two optional reweightings aim the ITM task at the base model's failures: `categoryWeights` keeps a sample of
+/// category c with probability w_c / max w (a hash of the selection seed and the index decides, so a resumed run
+/// skips exactly what an uninterrupted one does; unlisted categories weigh 1), and `negativeWeights` draws each
+/// sample's hard negative with probability proportional to its kind's weight (unlisted kinds weigh 1). Both empty:
+/// the stream as generated, negatives uniform.
 public struct ProbeData {
     public let world: SampleGenerator
     public let split: Split
     public let wordTokens: (String) throws -> [Int]
     public let contextLength: Int
+    public let categoryWeights: [Category: Double]
+    public let negativeWeights: [NegativeKind: Double]
+    public let selectionSeed: UInt64
 
-    public init(world: SampleGenerator, split: Split, wordTokens: @escaping (String) throws -> [Int], contextLength: Int) {
+    public init(world: SampleGenerator, split: Split, wordTokens: @escaping (String) throws -> [Int], contextLength: Int,
+                categoryWeights: [Category: Double] = [:], negativeWeights: [NegativeKind: Double] = [:], selectionSeed: UInt64 = 0) {
         self.world = world
         self.split = split
         self.wordTokens = wordTokens
         self.contextLength = contextLength
+        self.categoryWeights = categoryWeights
+        self.negativeWeights = negativeWeights
+        self.selectionSeed = selectionSeed
+    }
+
+    /// Whether the category reweighting keeps sample `index` of category `c`.
+    public func keeps(_ c: Category, index: Int) -> Bool {
+        guard !categoryWeights.isEmpty else { return true }
+        let top = Category.allCases.map { categoryWeights[$0] ?? 1 }.max()!
+        let p = (categoryWeights[c] ?? 1) / top
+        guard p < 1 else { return true }
+        let u = Double(Self.stepSeed(selectionSeed ^ 0x5E1E_C7ED_CA7E_6041, step: index) >> 11) / Double(1 << 53)
+        return u < p
     }
 
     /// Whether a sample has what a DPT batch needs (every expression must fit, since any may be drawn).
@@ -36,10 +59,10 @@ public struct ProbeData {
         while out.count < count {
             let s = world.sample(split: split, index: i)
             i += 1
-            if isUsable(s) { out.append(s); skippedInARow = 0 } else {
+            if isUsable(s), keeps(s.category, index: s.index) { out.append(s); skippedInARow = 0 } else {
                 skippedInARow += 1
                 tensorCheck(skippedInARow < 10_000, "ProbeData.samples",
-                            "10000 consecutive \(split.rawValue) samples from index \(i - 10_000) lack a hard negative or a fitting expression")
+                            "10000 consecutive \(split.rawValue) samples from index \(i - 10_000) lack a hard negative or a fitting expression, or the category weights skip them")
             }
         }
         return (out, i)
@@ -84,7 +107,7 @@ public struct ProbeInputs {
     public static func make(samples: [Sample], model: ProbeModel, data: ProbeData, timesteps range: Range<Int>,
                             tokens: Bool, generator g: inout TorchGenerator) throws -> ProbeInputs {
         let batch = try ProbeBatch(samples: samples, generator: data.world, wordTokens: data.wordTokens,
-                                   contextLength: data.contextLength, choices: &g)
+                                   contextLength: data.contextLength, negativeWeights: data.negativeWeights, choices: &g)
         let latents = model.latents(of: batch.images, generator: &g)
         let b = batch.count
         let ts = DiffusionTraining.sampleTimesteps(count: b, numTrainTimesteps: range.count, generator: &g).map { $0 + range.lowerBound }

@@ -127,7 +127,9 @@ public final class ProbeTrainer: AdapterStage {
         optimizer = AdamW(parameters: parameters, learningRate: config.learningRate, betas: (config.adamBeta1, config.adamBeta2),
                           weightDecay: config.weightDecay)
         data = ProbeData(world: model.world(seed: config.worldSeed, side: config.imageSize), split: try config.split(),
-                         wordTokens: model.wordTokens, contextLength: model.contextLength)
+                         wordTokens: model.wordTokens, contextLength: model.contextLength,
+                         categoryWeights: try config.categoryWeightTable(), negativeWeights: try config.negativeWeightTable(),
+                         selectionSeed: config.seed)
         if let latest { try restore(from: latest.url) }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -175,7 +175,7 @@ final class ProbeTrainerTests: XCTestCase {
         let shared = ["adam_beta1", "adam_beta2", "batch_size", "checkpoint_every", "grad_clip_norm", "keep_checkpoints",
                       "learning_rate", "log_every", "lr_schedule", "seed", "steps", "timestep_max", "timestep_min",
                       "train_split", "warmup_steps", "weight_decay", "world_seed"]
-        XCTAssertEqual(ProbeConfig.keys, (shared + ["contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "image_size", "preset",
+        XCTAssertEqual(ProbeConfig.keys, (shared + ["category_weights", "contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "image_size", "negative_weights", "preset",
                                                     "random_unet_seed", "rec_head", "rec_reference_points"]).sorted())
         XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_rank",
                                                    "lora_targets", "mse_weight", "rec_weight", "train_adapter"]).sorted())
@@ -254,6 +254,16 @@ final class ProbeTrainerTests: XCTestCase {
         bad.contrastiveAlign = false
         bad.heatmapSigma = 0
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("heatmap_sigma"), "\($0)") }
+        bad = ProbeConfig()
+        bad.categoryWeights = ["spacial": 2]
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("category_weights names 'spacial'"), "\($0)") }
+        bad.categoryWeights = Dictionary(uniqueKeysWithValues: Category.allCases.map { ($0.rawValue, 0.0) })
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("every category weight 0"), "\($0)") }
+        bad = ProbeConfig()
+        bad.negativeWeights = ["flip_relation": 0]
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("negative_weights[flip_relation]"), "\($0)") }
+        bad.negativeWeights = ["flip": 2]
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("negative_weights names 'flip'"), "\($0)") }
         bad = ProbeConfig()
         bad.lrSchedule = "step"
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("lr_schedule"), "\($0)") }

@@ -45,6 +45,8 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     /// position code added to the decoder's cross-attention values.
     public var recReferencePoints = false
     public var decoderValuePosition = false
+    /// Heatmap head deviation: the head reads the expression's pooled embedding (FiLM) and cell positions.
+    public var heatmapText = false
 
     // ITM hard negatives (see `ProbeData`).
     /// Relative frequency of each category's samples (category names as ShapesWorld's, e.g. `spatial`; unlisted
@@ -82,7 +84,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         case contrastiveAlign = "contrastive_align", randomUNetSeed = "random_unet_seed"
         case recHead = "rec_head", heatmapSigma = "heatmap_sigma"
         case recReferencePoints = "rec_reference_points", decoderValuePosition = "dec_value_pos"
-        case categoryWeights = "category_weights", negativeWeights = "negative_weights"
+        case categoryWeights = "category_weights", negativeWeights = "negative_weights", heatmapText = "heatmap_text"
     }
 
     public init(from decoder: Decoder) throws {
@@ -99,6 +101,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         heatmapSigma = try c.decodeIfPresent(Double.self, forKey: .heatmapSigma) ?? heatmapSigma
         recReferencePoints = try c.decodeIfPresent(Bool.self, forKey: .recReferencePoints) ?? false
         decoderValuePosition = try c.decodeIfPresent(Bool.self, forKey: .decoderValuePosition) ?? false
+        heatmapText = try c.decodeIfPresent(Bool.self, forKey: .heatmapText) ?? false
         categoryWeights = try c.decodeIfPresent([String: Double].self, forKey: .categoryWeights) ?? [:]
         negativeWeights = try c.decodeIfPresent([String: Double].self, forKey: .negativeWeights) ?? [:]
     }
@@ -117,6 +120,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try c.encode(heatmapSigma, forKey: .heatmapSigma)
         try c.encode(recReferencePoints, forKey: .recReferencePoints)
         try c.encode(decoderValuePosition, forKey: .decoderValuePosition)
+        try c.encode(heatmapText, forKey: .heatmapText)
         try c.encode(categoryWeights, forKey: .categoryWeights)
         try c.encode(negativeWeights, forKey: .negativeWeights)
     }
@@ -172,6 +176,7 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
         try need(!(head == .heatmap && contrastiveAlign), "contrastive_align", "needs REC queries, which rec_head heatmap has none of")
         try need(!(head == .heatmap && recReferencePoints), "rec_reference_points", "are DETR query reference points; rec_head heatmap has no queries")
         try need(heatmapSigma > 0 && heatmapSigma.isFinite, "heatmap_sigma", "must be positive")
+        try need(!(head == .detr && heatmapText), "heatmap_text", "conditions the heatmap head; rec_head is detr")
         _ = try categoryWeightTable()
         _ = try negativeWeightTable()
         try validateShared()

@@ -121,6 +121,7 @@ public final class ProbeTrainer: AdapterStage {
                                          contrastiveAlign: config.contrastiveAlign, recHead: try config.recHeadKind())
         ac.recReferencePoints = config.recReferencePoints
         ac.decoderValuePosition = config.decoderValuePosition
+        ac.heatmapText = config.heatmapText
         adapter = try DiscriminativeAdapter(config: ac, seed: config.seed)
         discriminative = try DiscriminativeModel(denoiser: model.unet, adapter: adapter)
         parameters = adapter.store.namedParameters()

@@ -175,7 +175,7 @@ final class ProbeTrainerTests: XCTestCase {
         let shared = ["adam_beta1", "adam_beta2", "batch_size", "checkpoint_every", "grad_clip_norm", "keep_checkpoints",
                       "learning_rate", "log_every", "lr_schedule", "seed", "steps", "timestep_max", "timestep_min",
                       "train_split", "warmup_steps", "weight_decay", "world_seed"]
-        XCTAssertEqual(ProbeConfig.keys, (shared + ["category_weights", "contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "image_size", "negative_weights", "preset",
+        XCTAssertEqual(ProbeConfig.keys, (shared + ["category_weights", "contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "heatmap_text", "image_size", "negative_weights", "preset",
                                                     "random_unet_seed", "rec_head", "rec_reference_points"]).sorted())
         XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_rank",
                                                    "lora_targets", "mse_weight", "rec_weight", "train_adapter"]).sorted())
@@ -198,7 +198,12 @@ final class ProbeTrainerTests: XCTestCase {
 
     /// Stage 1 with the heatmap head: the adapter has no REC queries, its REC loss is the heatmap's, fitting one
     /// batch brings it down, and the finished adapter loads back with its head and scores the same.
-    func testHeatmapHeadTrainsSavesAndLoads() throws {
+    func testHeatmapHeadTrainsSavesAndLoads() throws { try heatmapHeadTrainsSavesAndLoads(text: false) }
+
+    /// The same with `heatmap_text`: stage 1 feeds each pass its text's pooled embedding.
+    func testTextConditionedHeatmapHeadTrainsSavesAndLoads() throws { try heatmapHeadTrainsSavesAndLoads(text: true) }
+
+    func heatmapHeadTrainsSavesAndLoads(text: Bool) throws {
         let folder = try TinyModel.sharedFolder()
         let model = try ProbeModel(folder: folder)
         var c = smallConfig(steps: 2)
@@ -206,7 +211,8 @@ final class ProbeTrainerTests: XCTestCase {
         c.heatmapSigma = 0.8
         c.learningRate = 1e-3
         c.dropout = 0
-        let dir = try TinyModel.temporaryFolder(self, "heatmap")
+        c.heatmapText = text
+        let dir = try TinyModel.temporaryFolder(self, text ? "heatmap-text" : "heatmap")
         let trainer = try ProbeTrainer(config: c, model: model, runDirectory: dir, resume: false)
         XCTAssertEqual(trainer.adapter.config.recHead, .heatmap)
         XCTAssertEqual(trainer.adapter.config.referringQueries, 0)
@@ -226,6 +232,7 @@ final class ProbeTrainerTests: XCTestCase {
         let x = try DiscriminativeAdapter.load(from: ComponentFolder(trainer.adapterDirectory))
         XCTAssertEqual(Set(x.store.stateDict().keys), Set(trainer.adapter.store.stateDict().keys))
         XCTAssertNotNil(x.recHeatmap)
+        XCTAssertEqual(x.recHeatmap?.textQuery != nil, text)
     }
 
     func testConfigFileOverridesAndErrors() throws {

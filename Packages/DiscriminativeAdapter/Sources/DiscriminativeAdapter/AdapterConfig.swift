@@ -48,6 +48,10 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// ... and the position code added to the decoder's cross-attention values, so what a query reads carries where
     /// it read it (DETR's values carry no position).
     public var decoderValuePosition: Bool
+    /// Heatmap head deviation: the head also reads the expression (FiLM of the cell features by its pooled text
+    /// embedding) and each cell's position, so it can prefer the cell an expression's "left" or "large" names
+    /// instead of relying on the U-Net's conditioning alone. The forward then needs the pooled text of every row.
+    public var heatmapText: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case hiddenDim = "hidden_dim", heads, feedForwardDim = "dim_feedforward"
@@ -58,6 +62,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         case contrastiveAlign = "contrastive_align_loss", contrastiveDim = "contrastive_loss_hdim"
         case contrastiveTemperature = "temperature_nce", logitScaleInit = "logit_scale_init", recHead = "rec_head"
         case recReferencePoints = "rec_reference_points", decoderValuePosition = "dec_value_pos"
+        case heatmapText = "heatmap_text"
     }
 
     /// Keys written for information (class name, version) and accepted on reading.
@@ -68,7 +73,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
                 featureChannels: Int, textEmbeddingDim: Int, textTokenDim: Int? = nil, maxTextTokens: Int = 77,
                 contrastiveAlign: Bool = false, contrastiveDim: Int = 64, contrastiveTemperature: Float = 0.07,
                 logitScaleInit: Float = Float(Foundation.log(1 / 0.07)), recHead: RECHeadKind = .detr,
-                recReferencePoints: Bool = false, decoderValuePosition: Bool = false) {
+                recReferencePoints: Bool = false, decoderValuePosition: Bool = false, heatmapText: Bool = false) {
         self.hiddenDim = hiddenDim
         self.heads = heads
         self.feedForwardDim = feedForwardDim
@@ -89,6 +94,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         self.recHead = recHead
         self.recReferencePoints = recReferencePoints
         self.decoderValuePosition = decoderValuePosition
+        self.heatmapText = heatmapText
     }
 
     /// The scaled-down default for the bundled model: d 128, 4 heads, FFN 512, 4 + 16 queries, dropout 0.1.
@@ -139,6 +145,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         switch recHead {
         case .detr:
             guard referringQueries > 0 else { throw fail("num_queries_rec \(referringQueries) must be positive for rec_head detr") }
+            guard !heatmapText else { throw fail("heatmap_text conditions the heatmap head; rec_head is detr") }
         case .heatmap:
             guard referringQueries == 0 else { throw fail("rec_head heatmap has no REC queries: num_queries_rec must be 0, got \(referringQueries)") }
             guard !contrastiveAlign else { throw fail("contrastive_align_loss aligns REC queries, which rec_head heatmap does not have") }
@@ -190,6 +197,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         recHead = kind
         recReferencePoints = try c.decodeIfPresent(Bool.self, forKey: .recReferencePoints) ?? false
         decoderValuePosition = try c.decodeIfPresent(Bool.self, forKey: .decoderValuePosition) ?? false
+        heatmapText = try c.decodeIfPresent(Bool.self, forKey: .heatmapText) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -214,6 +222,7 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         try c.encode(recHead.rawValue, forKey: .recHead)
         try c.encode(recReferencePoints, forKey: .recReferencePoints)
         try c.encode(decoderValuePosition, forKey: .decoderValuePosition)
+        try c.encode(heatmapText, forKey: .heatmapText)
         var extra = encoder.container(keyedBy: AnyKey.self)
         try extra.encode("DiscriminativeAdapter", forKey: AnyKey("_class_name"))
     }

@@ -122,7 +122,7 @@ public final class DiscriminativeAdapter: Module {
         if config.recHead == .heatmap {
             classEmbed = nil
             bboxEmbed = nil
-            recHeatmap = RECHeatmapHead(vb.pp("rec_heatmap"), dim: d)
+            recHeatmap = RECHeatmapHead(vb.pp("rec_heatmap"), dim: d, textDim: config.heatmapText ? config.textEmbeddingDim : 0)
         } else {
             classEmbed = Linear(vb.pp("class_embed"), inFeatures: d, outFeatures: config.maxTextTokens + 1)
             bboxEmbed = MLP(vb.pp("bbox_embed"), inputDim: d, hiddenDim: d, outputDim: 4, layerCount: 3)
@@ -158,8 +158,9 @@ public final class DiscriminativeAdapter: Module {
     public func setTraining(_ training: Bool) { store.setTraining(training) }
 
     /// The adapter on a feature map `features` [B, C_feat, H, W] at `timesteps` (one per sample, or one shared).
-    /// `generator` drives dropout in training mode.
-    public func callAsFunction<G: RandomNumberGenerator>(_ features: Variable, timesteps: [Float],
+    /// `text` [B, D_text], the pooled embedding of each row's text, is read by a `heatmap_text` head only (and
+    /// required by it). `generator` drives dropout in training mode.
+    public func callAsFunction<G: RandomNumberGenerator>(_ features: Variable, timesteps: [Float], text: Variable? = nil,
                                                          generator: inout G) -> AdapterOutput {
         tensorCheck(features.rank == 4 && features.shape[1] == config.featureChannels, "DiscriminativeAdapter",
                     "feature map \(features.shape) is not [B, \(config.featureChannels), H, W] (feature_channels)")
@@ -181,24 +182,25 @@ public final class DiscriminativeAdapter: Module {
             hs = layer(hs, memory: memory, pos: emb, queryPos: queryPos, valuePos: valuePos, generator: &generator)
         }
         hs = decoderNorm(hs)
-        return heads(hs, memory: memory, height: h, width: w)
+        return heads(hs, memory: memory, height: h, width: w, text: text, position: pos)
     }
 
     /// The forward without dropout randomness (evaluation mode or dropout 0).
-    public func callAsFunction(_ features: Variable, timesteps: [Float]) -> AdapterOutput {
+    public func callAsFunction(_ features: Variable, timesteps: [Float], text: Variable? = nil) -> AdapterOutput {
         var g = NoRandomness()
-        return self(features, timesteps: timesteps, generator: &g)
+        return self(features, timesteps: timesteps, text: text, generator: &g)
     }
 
     /// The heads on decoder states `hs` [B, Nm + Nr, d] and, for the heatmap head, the encoder `memory`
-    /// [B, height * width, d].
-    public func heads(_ hs: Variable, memory: Variable, height: Int, width: Int) -> AdapterOutput {
+    /// [B, height * width, d] (with `heatmap_text`, also each row's pooled `text` and the cells' `position` code).
+    public func heads(_ hs: Variable, memory: Variable, height: Int, width: Int, text: Variable? = nil,
+                      position: Variable? = nil) -> AdapterOutput {
         let nm = config.matchingQueries
         let matching = hs.sliced(axis: 1, start: 0, end: nm)
         let q = mapToClip.1(mapToClip.0(matching).relu())
         let rec: RECPrediction
         if let recHeatmap {
-            rec = .heatmap(recHeatmap(memory, height: height, width: width))
+            rec = .heatmap(recHeatmap(memory, height: height, width: width, text: text, position: position))
         } else {
             let r = hs.sliced(axis: 1, start: nm, end: config.queryCount)
             var raw = bboxEmbed!(r)

@@ -41,24 +41,26 @@ public final class DiscriminativeModel {
     }
 
     /// Adapter outputs for noisy latents [N, C, h, w] at `timesteps` (one shared or one per row) under
-    /// `context` [N, L, D_ctx]. The U-Net stops after the last tapped block.
-    public func forward<G: RandomNumberGenerator>(latents: Variable, timesteps: [Float], context: Variable,
+    /// `context` [N, L, D_ctx]; `pooled` [N, D_text], the same texts' pooled embeddings, is read by a
+    /// `heatmap_text` REC head (required there). The U-Net stops after the last tapped block.
+    public func forward<G: RandomNumberGenerator>(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable? = nil,
                                                   generator: inout G) -> AdapterOutput {
         let taps = adapter.config.featureTaps
         let features = denoiser.features(latents, timesteps: timesteps, context: context, taps: Set(taps))
-        return adapter(FeatureTaps.combine(features, taps: taps), timesteps: timesteps, generator: &generator)
+        return adapter(FeatureTaps.combine(features, taps: taps), timesteps: timesteps,
+                       text: adapter.config.heatmapText ? pooled : nil, generator: &generator)
     }
 
     /// The forward without dropout randomness (evaluation mode).
-    public func forward(latents: Variable, timesteps: [Float], context: Variable) -> AdapterOutput {
+    public func forward(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable? = nil) -> AdapterOutput {
         var g = NoRandomness()
-        return forward(latents: latents, timesteps: timesteps, context: context, generator: &g)
+        return forward(latents: latents, timesteps: timesteps, context: context, pooled: pooled, generator: &g)
     }
 
     /// ITM scores s(z_t, y) [N] of each latent row under its own text (`context` and `pooled` [N, D_text]):
     /// the quantity whose latent gradient self-correction follows.
     public func matchingScores(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable) -> Variable {
-        let out = forward(latents: latents, timesteps: timesteps, context: context)
+        let out = forward(latents: latents, timesteps: timesteps, context: context, pooled: pooled)
         return MatchingLoss.scores(out.matchingEmbeddings, text: pooled)
     }
 }
@@ -134,8 +136,10 @@ public enum ProbePlan {
             throw AdapterError.input("ProbePlan: caption context \(capCtx.shape) and expression context \(expCtx.shape) differ in shape")
         }
         let context = Tensor.concat([capCtx, expCtx], axis: 0).indexSelect(axis: 0, indices: order)
+        let pooled = Tensor.concat([captions.pooled.indexSelect(axis: 0, indices: captionRows),
+                                    expressions.pooled.indexSelect(axis: 0, indices: expressionRows)], axis: 0).indexSelect(axis: 0, indices: order)
         let out = model.forward(latents: Variable(noisy), timesteps: passT.map(Float.init), context: Variable(context),
-                                generator: &generator)
+                                pooled: Variable(pooled), generator: &generator)
 
         // ITM: scores of passes 0...4 against their own caption's pooled embedding.
         let itmPasses = (0..<b).flatMap { s in (0..<5).map { s * passesPerSample + $0 } }

@@ -44,9 +44,14 @@ public struct RECHeatmap {
 /// centre and read a box there. The U-Net features are conditioned on the expression, so the score needs no text
 /// input; its gradient reaches the U-Net taps through the encoder like the DETR head's.
 ///
+/// With `heatmap_text` (a further deviation) a bilinear term of the expression's pooled embedding e and each
+/// cell's features plus its sine position code p[c] joins the score, so "the left circle" can add circle-ness and
+/// left-ness of a cell.
+///
 /// ```
 /// m         = memory + relu(local(grid(memory)))                  local: 3x3 conv d -> d
 /// logit[c]  = score(m[c])                                         [B, HW]
+///           + text_query(e) . cell_key(m[c] + p[c]) / sqrt(d)     heatmap_text only
 /// o         = box(m[c])                                           [B, HW, 4]
 /// cx        = (j + 0.5 + 3 (sigmoid(o0) - 0.5)) / W,  cy likewise with i, H;  w, h = sigmoid(o2), sigmoid(o3)
 /// ```
@@ -55,25 +60,44 @@ public final class RECHeatmapHead: Module {
     public let local: Conv2d
     public let score: MLP
     public let box: MLP
+    /// The bilinear text term (`heatmap_text`): D_text -> d and d -> d.
+    public let textQuery: Linear?
+    public let cellKey: Linear?
     /// Farthest a cell's box centre may sit from the cell's centre, in cells.
     public static let offsetReach: Float = 1.5
 
-    public init(_ vb: VarBuilder, dim: Int) {
+    /// `textDim` > 0 adds the bilinear text term (`heatmap_text`).
+    public init(_ vb: VarBuilder, dim: Int, textDim: Int = 0) {
         path = vb.path
         local = Conv2d(vb.pp("local"), inChannels: dim, outChannels: dim, kernelSize: 3, padding: 1)
         score = MLP(vb.pp("score"), inputDim: dim, hiddenDim: dim, outputDim: 1, layerCount: 2)
         box = MLP(vb.pp("box"), inputDim: dim, hiddenDim: dim, outputDim: 4, layerCount: 2)
+        textQuery = textDim > 0 ? Linear(vb.pp("text_query"), inFeatures: textDim, outFeatures: dim) : nil
+        cellKey = textDim > 0 ? Linear(vb.pp("cell_key"), inFeatures: dim, outFeatures: dim) : nil
         vb.register(self)
     }
 
-    /// The head on `memory` [B, H * W, d] of an H x W grid.
-    public func callAsFunction(_ memory: Variable, height: Int, width: Int) -> RECHeatmap {
+    /// The head on `memory` [B, H * W, d] of an H x W grid; with the text term, `text` [B, D_text] (the pooled
+    /// embedding of each row's text) and `position` [1, H * W, d] (the cells' sine position code) are required.
+    public func callAsFunction(_ memory: Variable, height: Int, width: Int, text: Variable? = nil,
+                               position: Variable? = nil) -> RECHeatmap {
         tensorCheck(memory.rank == 3 && memory.shape[1] == height * width, "RECHeatmapHead",
                     "memory \(memory.shape) is not [B, \(height) x \(width), d]")
         let b = memory.shape[0], n = height * width, d = memory.shape[2]
         let grid = memory.transposed(1, 2).reshaped([b, d, height, width])
         let m = memory + local(grid).relu().reshaped([b, d, n]).transposed(1, 2)
-        let logits = score(m).reshaped([b, n])
+        var logits = score(m).reshaped([b, n])
+        if let textQuery, let cellKey {
+            guard let text, let position else {
+                tensorCheck(false, "RECHeatmapHead", "the head reads the expression (heatmap_text): pass each row's pooled text embedding")
+                fatalError()
+            }
+            tensorCheck(text.rank == 2 && text.shape[0] == b && text.shape[1] == textQuery.weight.shape[1], "RECHeatmapHead",
+                        "pooled text \(text.shape) is not [\(b), \(textQuery.weight.shape[1])]")
+            let q = textQuery(text).unsqueezed(2)                                       // [B, d, 1]
+            let k = cellKey(m + position)                                               // [B, HW, d]
+            logits = logits + k.matmul(q).reshaped([b, n]) * (1 / Float(d).squareRoot())
+        }
         let o = box(m).sigmoid().split(sizes: [1, 1, 1, 1], axis: -1)
         var gx = [Float](repeating: 0, count: n), gy = [Float](repeating: 0, count: n)
         for i in 0..<height { for j in 0..<width { gx[i * width + j] = Float(j) + 0.5; gy[i * width + j] = Float(i) + 0.5 } }

@@ -146,4 +146,41 @@ final class RECHeatmapTests: XCTestCase {
         let x = Variable(pseudoRandom([1, 3, 2, 2], seed: 4))
         XCTAssertEqual(refOnly(x, timesteps: [1]).detr!.boxes.value.scalars, release(x, timesteps: [1]).detr!.boxes.value.scalars)
     }
+
+    /// `heatmap_text`: the bilinear text term changes the scores with the text, its gradient with respect to the text
+    /// and the position code is right (central differences; the memory path crosses ReLU kinks, so it is checked
+    /// by the adapter-level tests instead), it adds only its own keys, and it round-trips.
+    func testTextTermGradientKeysAndRoundTrip() throws {
+        var c = heatmapConfig()
+        c.heatmapText = true
+        let plain = try DiscriminativeAdapter(config: heatmapConfig(), seed: 1)
+        let adapter = try DiscriminativeAdapter(config: c, seed: 1)
+        XCTAssertEqual(Set(adapter.store.stateDict().keys).subtracting(plain.store.stateDict().keys),
+                       ["rec_heatmap.text_query.weight", "rec_heatmap.text_query.bias", "rec_heatmap.cell_key.weight", "rec_heatmap.cell_key.bias"])
+        let x = Variable(pseudoRandom([2, 3, 3, 4], seed: 5))
+        let t1 = Variable(pseudoRandom([2, 5], seed: 6)), t2 = Variable(pseudoRandom([2, 5], seed: 7))
+        XCTAssertNotEqual(adapter(x, timesteps: [100], text: t1).heatmap!.logits.value.scalars,
+                          adapter(x, timesteps: [100], text: t2).heatmap!.logits.value.scalars)
+        let head = try XCTUnwrap(adapter.recHeatmap)
+        let weights = pseudoRandom([2, 12], seed: 9)
+        let report = GradientCheck.check(inputs: [GradientCheck.uniform([2, 12, 8], seed: 3, in: -1...1),
+                                                  GradientCheck.uniform([2, 5], seed: 4, in: -1...1),
+                                                  GradientCheck.uniform([1, 12, 8], seed: 8, in: -1...1)],
+                                         differentiable: [false, true, true]) { v in
+            (head(v[0], height: 3, width: 4, text: v[1], position: v[2]).logits * weights).sum()
+        }
+        XCTAssertTrue(report.passed, "\(report)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("heatmap-text-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folder = ComponentFolder(dir.appendingPathComponent(DiscriminativeAdapter.componentName))
+        try adapter.save(to: folder)
+        let loaded = try DiscriminativeAdapter.load(from: folder)
+        XCTAssertTrue(loaded.config.heatmapText)
+        XCTAssertEqual(loaded(x, timesteps: [100], text: t1).heatmap!.logits.value.scalars,
+                       adapter(x, timesteps: [100], text: t1).heatmap!.logits.value.scalars)
+        var detr = c
+        detr.recHead = .detr
+        detr.referringQueries = 2
+        XCTAssertThrowsError(try detr.validate()) { XCTAssertTrue("\($0)".contains("heatmap_text"), "\($0)") }
+    }
 }

@@ -191,7 +191,10 @@ public enum DiscriminativeEvaluator {
             let noise = chunk.noise.indexSelect(axis: 0, indices: sampleRows)
             let noisy = schedule.addNoise(original: clean, noise: noise, timesteps: Array(repeating: t, count: imageRows.count))
             let context = Tensor.concat([chunk.captions.context, chunk.expressions.context], axis: 0).indexSelect(axis: 0, indices: contextRows)
-            let out = GradMode.noGrad { model.forward(latents: Variable(noisy), timesteps: [Float(t)], context: Variable(context)) }
+            let pooled = Tensor.concat([chunk.captions.pooled, chunk.expressions.pooled], axis: 0).indexSelect(axis: 0, indices: contextRows)
+            let out = GradMode.noGrad {
+                model.forward(latents: Variable(noisy), timesteps: [Float(t)], context: Variable(context), pooled: Variable(pooled))
+            }
             // ITM: passes 0, 1 against their own caption, pass 2 (hard-negative image) against the positive caption.
             let np = passes.count
             let itmRows = (0..<b).flatMap { s in (0..<3).map { s * np + $0 } }

@@ -125,7 +125,7 @@ public struct ProbingSweep {
         let result = Result(taps: tapList, timesteps: timesteps, evaluations: rows, randomUNetSeed: model.randomUNetSeed)
         try AtomicFile.write(Data((result.json.serialized() + "\n").utf8), to: output.appendingPathComponent("sweep.json"))
         let unet = model.randomUNetSeed.map { "random U-Net (seed \($0))" } ?? "trained U-Net"
-        let header = "# Probing sweep: \(model.folder.lastPathComponent), \(unet)\n\n\(count) \(split.rawValue) samples, adapter \(base.preset) with the \(base.recHead) REC head, \(base.steps) steps x batch \(base.batchSize) per tap.\n\n"
+        let header = "# Probing sweep: \(model.folder.lastPathComponent), \(unet)\n\n\(count) \(split.rawValue) samples, adapter \(base.preset) with the \(base.recHead) REC head\(base.heatmapText ? " reading the expression (heatmap_text)" : ""), \(base.steps) steps x batch \(base.batchSize) per tap.\n\n"
         try AtomicFile.write(Data((header + result.markdown).utf8), to: output.appendingPathComponent("sweep.md"))
         let notes = ["\(model.folder.lastPathComponent.uppercased()), \(unet.uppercased()), \(count) \(split.rawValue.uppercased()) SAMPLES",
                      "ROWS: U-NET TAP, COLUMNS: TIMESTEP T. ADAPTER: \(base.recHead.uppercased()) REC HEAD, \(base.steps) STEPS X BATCH \(base.batchSize) PER TAP",

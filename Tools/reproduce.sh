@@ -14,9 +14,10 @@ MODEL=${MODEL:-Models/shapes-t2i}
 PPC=${PPC:-5}                 # prompts per category of each suite in the generation evaluation (60 = full suites)
 IPP=${IPP:-4}                 # images (seeds) per prompt
 COUNT=${COUNT:-200}            # samples per split of the discriminative evaluation
-SWEEP_TAPS=${SWEEP_TAPS:-down2,mid,up0}
-SWEEP_STEPS=${SWEEP_STEPS:-100}
-SWEEP_COUNT=${SWEEP_COUNT:-100}
+SWEEP_TAPS=${SWEEP_TAPS:-down0,down1,down2,mid,up0}   # up1, up2 (32x32) cost about 20 minutes each: left out
+SWEEP_STEPS=${SWEEP_STEPS:-150}
+SWEEP_COUNT=${SWEEP_COUNT:-200}
+REC_HEAD=${REC_HEAD:-heatmap-text}   # stage-1 REC head: heatmap-text (the shipped one), heatmap, or detr (the release's)
 ETA=${ETA:-0.5}
 GUIDANCE=${GUIDANCE:-}         # sampling guidance of the generation runs (empty: the model's default, 1.5 for the bundled model)
 ABLATIONS=${ABLATIONS-no-itm no-rec rank tap eta}   # which ablations to run ("" for none)
@@ -33,6 +34,13 @@ if [ "${QUICK:-0}" = 1 ]; then
   TUNE_SET=(--set steps=2 --set batch_size=1 --set checkpoint_every=1)
 fi
 mkdir -p "$OUT" "$RUNS"
+case "$REC_HEAD" in
+  heatmap-text) echo '{"rec_head": "heatmap", "heatmap_text": true}' > "$RUNS/stage1-head.json" ;;
+  heatmap) echo '{"rec_head": "heatmap"}' > "$RUNS/stage1-head.json" ;;
+  detr) echo '{"rec_head": "detr"}' > "$RUNS/stage1-head.json" ;;
+  *) echo "REC_HEAD '$REC_HEAD' is not heatmap-text, heatmap or detr" >&2; exit 2 ;;
+esac
+HEAD=(--config "$RUNS/stage1-head.json")
 GEN=(); [ -n "$GUIDANCE" ] && GEN=(--guidance "$GUIDANCE")   # extra flags of every `evaluate generation`
 
 swift build -c release --product train-t2i --product train-adapter --product evaluate --product sample
@@ -44,12 +52,15 @@ if [ "${RETRAIN:-0}" = 1 ]; then
 fi
 
 # Stage 1: the probe on the first cross-attention up block, and the control on a random U-Net.
-$BIN/train-adapter probe --model "$MODEL" --out $RUNS/probe --adapter-out none --resume "${PROBE_SET[@]}"
-$BIN/train-adapter probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${PROBE_SET[@]}"
+$BIN/train-adapter probe --model "$MODEL" --out $RUNS/probe --adapter-out none --resume "${HEAD[@]}" "${PROBE_SET[@]}"
+$BIN/train-adapter probe --model "$MODEL" --random-unet-seed 1 --out $RUNS/probe-control --adapter-out none --resume "${HEAD[@]}" "${PROBE_SET[@]}"
 $BIN/evaluate discriminative --model "$MODEL" --adapter $RUNS/probe/adapter --adapter $RUNS/probe-control/adapter \
-  --split test-id,test-ood --count "$COUNT" --out "$OUT/discriminative.md"
+  --split test-id,test-ood --count "$COUNT" --t 150 --t 500 --out "$OUT/discriminative.md"
 if [ "$SWEEP" = 1 ]; then
-  $BIN/evaluate sweep --model "$MODEL" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" --out $RUNS/sweep
+  $BIN/evaluate sweep --model "$MODEL" "${HEAD[@]}" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" --out $RUNS/sweep
+  $BIN/evaluate sweep --model "$MODEL" "${HEAD[@]}" --taps "$SWEEP_TAPS" --steps "$SWEEP_STEPS" --count "$SWEEP_COUNT" \
+    --random-unet-seed 1 --out $RUNS/sweep-control
+  $BIN/evaluate sweep-compare --trained $RUNS/sweep --control $RUNS/sweep-control --out "$OUT/probing-map"
   cp $RUNS/sweep/sweep.md "$OUT/sweep.md"; cp $RUNS/sweep/heatmap.png "$OUT/sweep-heatmap.png"
 fi
 

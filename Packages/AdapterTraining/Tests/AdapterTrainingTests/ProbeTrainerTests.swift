@@ -177,10 +177,16 @@ final class ProbeTrainerTests: XCTestCase {
                       "train_split", "warmup_steps", "weight_decay", "world_seed"]
         XCTAssertEqual(ProbeConfig.keys, (shared + ["category_weights", "contrastive_align", "dec_value_pos", "dropout", "feature_taps", "heatmap_sigma", "heatmap_text", "image_size", "negative_weights", "preset",
                                                     "random_unet_seed", "rec_head", "rec_reference_points"]).sorted())
-        XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_rank",
+        XCTAssertEqual(TuneConfig.keys, (shared + ["gradient_accumulation", "itm_weight", "lora_alpha", "lora_attention", "lora_init", "lora_rank",
                                                    "lora_targets", "mse_weight", "rec_weight", "train_adapter"]).sorted())
         let over = try JSONValue.parse(#"{"steps": 5, "timestep_max": 400, "world_seed": 9, "lr_schedule": "cosine", "rec_weight": 0}"#)
         let t = try TuneConfig.decode(overrides: over)
+        XCTAssertEqual(t.loraConfig.initialization, .gaussian, "stage 2's LoRA starts as the release's")
+        var peft = t
+        peft.loraInit = "kaiming"
+        XCTAssertEqual(peft.loraConfig.initialization, .kaiming)
+        peft.loraInit = "orthogonal"
+        XCTAssertThrowsError(try peft.validate()) { XCTAssertTrue("\($0)".contains("lora_init 'orthogonal'"), "\($0)") }
         XCTAssertEqual([t.steps, t.timestepMax, Int(t.worldSeed)], [5, 400, 9])
         XCTAssertEqual(t.lrSchedule, "cosine")
         XCTAssertEqual(t.recWeight, 0)

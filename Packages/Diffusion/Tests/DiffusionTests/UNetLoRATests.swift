@@ -80,4 +80,45 @@ final class UNetLoRATests: XCTestCase {
             XCTAssertTrue("\($0)".contains(String(file.tensorNames[0].dropFirst(5))), "\($0)")
         }
     }
+
+    /// The down projections start as configured: N(0, 1/r²) by default (the release's diffusers `LoRALinearLayer`),
+    /// kaiming-uniform (PEFT's default) on request; `adapter_config.json` writes PEFT's `init_lora_weights` and reads
+    /// files without it as kaiming (what they were made with).
+    func testDownProjectionInitialisationAndItsConfigKey() throws {
+        func downStd(_ initialization: LoRAInitialization, r: Int) throws -> (std: Double, maxAbs: Float, bound: Float) {
+            let unet = try F.unet("tiny-sd1-unet")
+            try UNetLoRA.attach(to: unet, config: UNetLoRAConfig(r: r, initialization: initialization), seed: 3)
+            var values: [Float] = [], bound: Float = .infinity
+            for l in unet.store.loraLayers() {
+                values += l.lora!.down.value.contiguous().scalars
+                bound = min(bound, 1 / Float(l.inFeatures).squareRoot())
+                XCTAssertEqual(l.lora!.up.value.scalars.map(abs).max(), 0)
+            }
+            let m = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+            let v = values.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(values.count)
+            return (v.squareRoot(), values.map(abs).max()!, bound)
+        }
+        let g = try downStd(.gaussian, r: 2)
+        XCTAssertEqual(g.std, 0.5, accuracy: 0.05, "N(0, 1/r^2) with r 2")
+        let k = try downStd(.kaiming, r: 2)
+        XCTAssertLessThan(k.std, 0.3)
+        XCTAssertGreaterThan(k.maxAbs, 0)
+        let widest = try F.unet("tiny-sd1-unet").attentionProjections().map { 1 / Float($0.linear.inFeatures).squareRoot() }.max()!
+        XCTAssertLessThanOrEqual(k.maxAbs, widest + 1e-6, "kaiming-uniform a = sqrt(5) is bounded by 1/sqrt(in)")
+        XCTAssertEqual(UNetLoRAConfig(r: 2).initialization, .gaussian)
+
+        for (ini, text) in [(LoRAInitialization.gaussian, "\"gaussian\""), (.kaiming, "true")] {
+            let data = try JSONEncoder().encode(UNetLoRAConfig(r: 2, initialization: ini))
+            XCTAssertTrue(String(decoding: data, as: UTF8.self).contains("\"init_lora_weights\":\(text)"))
+            XCTAssertEqual(try JSONDecoder().decode(UNetLoRAConfig.self, from: data).initialization, ini)
+        }
+        let old = #"{"r": 2, "lora_alpha": 2, "target_modules": ["to_q"], "attention_kinds": ["attn1"]}"#
+        XCTAssertEqual(try JSONDecoder().decode(UNetLoRAConfig.self, from: Data(old.utf8)).initialization, .kaiming)
+        for bad in ["false", "\"orthogonal\""] {
+            let json = #"{"r": 2, "lora_alpha": 2, "target_modules": ["to_q"], "attention_kinds": ["attn1"], "init_lora_weights": "# + bad + "}"
+            XCTAssertThrowsError(try JSONDecoder().decode(UNetLoRAConfig.self, from: Data(json.utf8))) {
+                XCTAssertTrue("\($0)".contains("init_lora_weights") || "\($0)".contains("not"), "\($0)")
+            }
+        }
+    }
 }

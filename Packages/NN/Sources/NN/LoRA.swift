@@ -3,7 +3,8 @@ import Tensor
 
 /// A low-rank adapter on a `Linear` (PEFT's `LoraLayer`): y = base(x) + (alpha / rank) · B(A x).
 ///
-/// A = `<path>.lora_A.weight` [rank, in] starts kaiming-uniform (a = √5, as PEFT), B = `<path>.lora_B.weight`
+/// A = `<path>.lora_A.weight` [rank, in] starts kaiming-uniform (a = √5, PEFT's default) or N(0, 1/rank²)
+/// (`LoRAInitialization.gaussian`: diffusers' `LoRALinearLayer`, the DPT release's), B = `<path>.lora_B.weight`
 /// [out, rank] starts at zero, so a fresh adapter leaves the output exactly unchanged. Adapters are registered
 /// in the store as `.adapter` parameters: saved and loaded apart from the model (`stateDict(.adapters)`).
 public final class LoRA {
@@ -59,11 +60,20 @@ public final class LoRA {
     }
 }
 
+/// How a LoRA's down projection A starts (B always starts at zero).
+public enum LoRAInitialization: String, Sendable, Equatable, CaseIterable {
+    /// kaiming-uniform with a = √5 (PEFT's `init_lora_weights=True`): std about 0.58 / √in.
+    case kaiming
+    /// N(0, (1 / rank)²) (PEFT's `"gaussian"`, diffusers' `LoRALinearLayer`, the DPT release).
+    case gaussian
+}
+
 extension ParameterStore {
     /// Attaches a LoRA adapter of `rank` and `alpha` to `linear`, registering `<path>.lora_A.weight` and
     /// `<path>.lora_B.weight`. With `freezeBase` the layer's weight and bias stop requiring gradients.
     @discardableResult
     public func addLoRA<G: RandomNumberGenerator>(to linear: Linear, rank: Int, alpha: Float, generator: inout G,
+                                                  initialization: LoRAInitialization = .kaiming,
                                                   freezeBase: Bool = true) -> LoRA {
         let op = "addLoRA(\(linear.path))"
         tensorCheck(linear.lora == nil, op, "the layer already has a LoRA adapter")
@@ -71,7 +81,8 @@ extension ParameterStore {
         tensorCheck(rank > 0 && rank <= Swift.min(linear.inFeatures, linear.outFeatures), op,
                     "rank \(rank) must lie in 1...\(Swift.min(linear.inFeatures, linear.outFeatures))")
         let vb = builder(linear.path)
-        let aInit = Initializer.defaultWeight(fanIn: linear.inFeatures)
+        let aInit = (initialization == .gaussian ? Initializer.normal(mean: 0, std: 1 / Float(rank))
+                                                 : Initializer.defaultWeight(fanIn: linear.inFeatures))
             .makeTensor(shape: [rank, linear.inFeatures], generator: &generator)
         let down = addParameter(vb.pp("lora_A").fullName("weight"), shape: [rank, linear.inFeatures],
                                 initializer: .value(aInit), kind: .adapter)
@@ -92,9 +103,12 @@ extension ParameterStore {
     /// `.to_q`, `.to_k`, `.to_v`, `.to_out.0`), in registration order.
     @discardableResult
     public func addLoRA<G: RandomNumberGenerator>(where predicate: (String) -> Bool, rank: Int, alpha: Float,
-                                                  generator: inout G, freezeBase: Bool = true) -> [Linear] {
+                                                  generator: inout G, initialization: LoRAInitialization = .kaiming,
+                                                  freezeBase: Bool = true) -> [Linear] {
         let targets = modules(ofType: Linear.self).filter { predicate($0.path) }
-        for l in targets { addLoRA(to: l, rank: rank, alpha: alpha, generator: &generator, freezeBase: freezeBase) }
+        for l in targets {
+            addLoRA(to: l, rank: rank, alpha: alpha, generator: &generator, initialization: initialization, freezeBase: freezeBase)
+        }
         return targets
     }
 

@@ -13,17 +13,58 @@ public struct UNetLoRAConfig: Codable, Equatable, Sendable {
     public var targetModules: [String]
     /// Only layers inside these attention kinds (`attn1` self-attention, `attn2` cross-attention).
     public var attentionKinds: [String]
+    /// How the down projections start: PEFT's `init_lora_weights`, written `true` (kaiming) or `"gaussian"`
+    /// (N(0, 1/r²), the release's); a file without the key was made with kaiming.
+    public var initialization: LoRAInitialization
 
     public init(r: Int = 4, loraAlpha: Double? = nil, targetModules: [String] = UNetLoRA.defaultTargets,
-                attentionKinds: [String] = ["attn1", "attn2"]) {
+                attentionKinds: [String] = ["attn1", "attn2"], initialization: LoRAInitialization = .gaussian) {
         self.r = r
         self.loraAlpha = loraAlpha ?? Double(r)
         self.targetModules = targetModules
         self.attentionKinds = attentionKinds
+        self.initialization = initialization
     }
 
     enum CodingKeys: String, CodingKey {
         case r, loraAlpha = "lora_alpha", targetModules = "target_modules", attentionKinds = "attention_kinds"
+        case initialization = "init_lora_weights"
+    }
+
+    public init(from decoder: Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        r = try c.decode(Int.self, forKey: .r)
+        loraAlpha = try c.decode(Double.self, forKey: .loraAlpha)
+        targetModules = try c.decode([String].self, forKey: .targetModules)
+        attentionKinds = try c.decode([String].self, forKey: .attentionKinds)
+        if !c.contains(.initialization) {
+            initialization = .kaiming
+        } else if let flag = try? c.decode(Bool.self, forKey: .initialization) {
+            guard flag else {
+                throw DecodingError.dataCorruptedError(forKey: .initialization, in: c,
+                                                       debugDescription: "init_lora_weights false (random B) is not supported: use true or \"gaussian\"")
+            }
+            initialization = .kaiming
+        } else {
+            let name = try c.decode(String.self, forKey: .initialization)
+            guard name == "gaussian" else {
+                throw DecodingError.dataCorruptedError(forKey: .initialization, in: c,
+                                                       debugDescription: "init_lora_weights '\(name)' is not true or \"gaussian\"")
+            }
+            initialization = .gaussian
+        }
+    }
+
+    public func encode(to encoder: Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(r, forKey: .r)
+        try c.encode(loraAlpha, forKey: .loraAlpha)
+        try c.encode(targetModules, forKey: .targetModules)
+        try c.encode(attentionKinds, forKey: .attentionKinds)
+        switch initialization {
+        case .kaiming: try c.encode(true, forKey: .initialization)
+        case .gaussian: try c.encode("gaussian", forKey: .initialization)
+        }
     }
 
     /// Whether the layer at diffusers path `path` is one this config wraps.
@@ -46,7 +87,8 @@ public enum UNetLoRA {
     /// The usual component folder name inside a model or run folder.
     public static let componentName = "unet_lora"
 
-    /// Attaches zero-initialised adapters (up projection zero, so the U-Net's output is unchanged) to every
+    /// Attaches zero-initialised adapters (up projection zero, so the U-Net's output is unchanged; down projection
+    /// as `config.initialization`) to every
     /// projection `config` selects, freezing every base weight of the U-Net (only the adapters require gradients). Returns the wrapped layers; throws when none match.
     @discardableResult
     public static func attach(to unet: UNet2DConditionModel, config: UNetLoRAConfig, seed: UInt64) throws -> [Linear] {
@@ -67,7 +109,8 @@ public enum UNetLoRA {
             guard config.r <= maxRank else {
                 throw ModelComponentError(.config, component: "unet_lora", "rank \(config.r) exceeds \(maxRank) for \(t.path)")
             }
-            unet.store.addLoRA(to: t.linear, rank: config.r, alpha: Float(config.loraAlpha), generator: &g)
+            unet.store.addLoRA(to: t.linear, rank: config.r, alpha: Float(config.loraAlpha), generator: &g,
+                               initialization: config.initialization)
         }
         return targets.map(\.linear)
     }

@@ -28,6 +28,12 @@ public struct TuneStepResult: Sendable {
     public var itmAccuracy: Float
     /// Gradient norm (LoRA and adapter together) before clipping.
     public var gradNorm: Float
+    /// On the last step of a log window only: each weighted term's own gradient norm on the LoRA parameters
+    /// (`itm`, `rec`, `mse`; summed over micro-batches), the step's LoRA update norm, and ||scale B A|| / ||W|| over
+    /// the adapted layers (mean and max).
+    public var loraTermGradNorms: [String: Float]? = nil
+    public var loraUpdateNorm: Float? = nil
+    public var loraRelativeDelta: (mean: Float, max: Float)? = nil
 }
 
 /// What one logged window of stage-2 training reports.
@@ -313,11 +319,28 @@ public final class TuneTrainer: AdapterStage {
         var r = TuneStepResult(loss: 0, i2t: 0, t2i: 0, rec: 0, mse: 0, recClass: 0, recL1: 0, recGIoU: 0, itmAccuracy: 0, gradNorm: 0)
         let share = 1 / Float(micro)
         var firsts = 0
+        // On the last step of a log window: each term's gradient on the LoRA (extra backward passes that
+        // accumulate nothing; the graph is kept for the real pass).
+        let measure = (step + 1) % config.logEvery == 0
+        let loraVariables = model.unet.store.adapterParameters().map(\.variable)
+        var termGrads: [String: [Tensor]] = [:]
         for k in 0..<micro {
             let part = micro == 1 ? inputs : inputs.rows((k * b)..<((k + 1) * b))
             let terms = try losses(on: part, generator: &generator)
             let value = terms.total.value.item()
             guard value.isFinite else { throw AdapterTrainingError("loss is \(value) at step \(step) (micro-batch \(k))") }
+            if measure {
+                var named: [(String, Variable, Double)] = []
+                if let d = terms.discriminative {
+                    if config.itmWeight > 0 { named.append(("itm", d.i2t + d.t2i, config.itmWeight)) }
+                    if config.recWeight > 0 { named.append(("rec", d.rec.total, config.recWeight)) }
+                }
+                if let m = terms.mse, config.mseWeight > 0 { named.append(("mse", m, config.mseWeight)) }
+                for (name, term, w) in named {
+                    let g = gradients(of: term * (Float(w) * share), withRespectTo: loraVariables, retainGraph: true)
+                    termGrads[name] = termGrads[name].map { zip($0, g).map { $0 + $1 } } ?? g
+                }
+            }
             (micro == 1 ? terms.total : terms.total * share).backward()
             r.loss += value * share
             if let d = terms.discriminative {
@@ -336,9 +359,26 @@ public final class TuneTrainer: AdapterStage {
         r.itmAccuracy = Float(firsts) / Float(2 * micro * b)
         r.gradNorm = GradientClipping.clipGradNorm(parameters, maxNorm: config.gradClipNorm)
         optimizer.learningRate = config.learningRateSchedule.learningRate(baseLR: config.learningRate, step: step)
+        let before = measure ? loraVariables.map { Tensor(copying: $0.value) } : []
         optimizer.step()
         optimizer.zeroGrad()
+        if measure {
+            r.loraTermGradNorms = termGrads.mapValues { l2Norm($0) }
+            r.loraUpdateNorm = l2Norm(zip(loraVariables, before).map { $0.0.value - $0.1 })
+            r.loraRelativeDelta = Self.relativeDelta(loraLayers)
+        }
         return r
+    }
+
+    /// ||scale B A||_F / ||W||_F of each adapted layer: mean and max (0 for a fresh LoRA, whose B is zero).
+    public static func relativeDelta(_ layers: [Linear]) -> (mean: Float, max: Float) {
+        let ratios = layers.compactMap { l -> Float? in
+            guard let lora = l.lora else { return nil }
+            let w = l2Norm([l.weight.value])
+            return w > 0 ? l2Norm([lora.deltaWeight]) / w : nil
+        }
+        guard !ratios.isEmpty else { return (0, 0) }
+        return (ratios.reduce(0, +) / Float(ratios.count), ratios.max()!)
     }
 
     /// One step of the run: the current step's batch, then step and cursor move on.
@@ -369,6 +409,17 @@ public final class TuneTrainer: AdapterStage {
             record["itm_train_accuracy"] = p.itmAccuracy
         }
         if den { record["mse"] = p.mse }
+        // The window's measured steps (normally its last).
+        let measured = window.compactMap(\.loraTermGradNorms)
+        for key in Set(measured.flatMap(\.keys)) {
+            let v = measured.compactMap { $0[key] }
+            record["grad_norm_lora_" + key] = v.reduce(0) { $0 + Double($1) } / Double(v.count)
+        }
+        if let u = window.last(where: { $0.loraUpdateNorm != nil }) {
+            record["lora_update_norm"] = Double(u.loraUpdateNorm!)
+            record["lora_delta_rel_mean"] = Double(u.loraRelativeDelta!.mean)
+            record["lora_delta_rel_max"] = Double(u.loraRelativeDelta!.max)
+        }
         return (p.line, record)
     }
 

@@ -45,7 +45,8 @@ public struct ProbeConfig: RunConfig, Equatable, AdapterRunConfig, Sendable {
     /// position code added to the decoder's cross-attention values.
     public var recReferencePoints = false
     public var decoderValuePosition = false
-    /// Heatmap head deviation: the head reads the expression's pooled embedding (FiLM) and cell positions.
+    /// Heatmap head deviation: the head also reads the expression (a bilinear term of its pooled embedding and each
+    /// cell's features plus position; see `AdapterConfig`).
     public var heatmapText = false
 
     // ITM hard negatives (see `ProbeData`).

@@ -48,9 +48,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     /// ... and the position code added to the decoder's cross-attention values, so what a query reads carries where
     /// it read it (DETR's values carry no position).
     public var decoderValuePosition: Bool
-    /// Heatmap head deviation: the head also reads the expression (FiLM of the cell features by its pooled text
-    /// embedding) and each cell's position, so it can prefer the cell an expression's "left" or "large" names
-    /// instead of relying on the U-Net's conditioning alone. The forward then needs the pooled text of every row.
+    /// Heatmap head deviation: the head also reads the expression (a bilinear term of its pooled text embedding and
+    /// each cell's features plus position), so it can prefer the cell an expression's "left" or "large" names
+    /// instead of relying on the U-Net's conditioning alone. The forward then needs the pooled text of every REC row.
     public var heatmapText: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {

@@ -158,10 +158,11 @@ public final class DiscriminativeAdapter: Module {
     public func setTraining(_ training: Bool) { store.setTraining(training) }
 
     /// The adapter on a feature map `features` [B, C_feat, H, W] at `timesteps` (one per sample, or one shared).
-    /// `text` [B, D_text], the pooled embedding of each row's text, is read by a `heatmap_text` head only (and
-    /// required by it). `generator` drives dropout in training mode.
+    /// The REC head runs on the rows `recRows` only (nil: every row), in that order; `text`, the pooled embedding of
+    /// each REC row's text [R, D_text], is read by a `heatmap_text` head only (and required by it). `generator`
+    /// drives dropout in training mode.
     public func callAsFunction<G: RandomNumberGenerator>(_ features: Variable, timesteps: [Float], text: Variable? = nil,
-                                                         generator: inout G) -> AdapterOutput {
+                                                         recRows: [Int]? = nil, generator: inout G) -> AdapterOutput {
         tensorCheck(features.rank == 4 && features.shape[1] == config.featureChannels, "DiscriminativeAdapter",
                     "feature map \(features.shape) is not [B, \(config.featureChannels), H, W] (feature_channels)")
         let b = features.shape[0], h = features.shape[2], w = features.shape[3], d = config.hiddenDim
@@ -182,27 +183,31 @@ public final class DiscriminativeAdapter: Module {
             hs = layer(hs, memory: memory, pos: emb, queryPos: queryPos, valuePos: valuePos, generator: &generator)
         }
         hs = decoderNorm(hs)
-        return heads(hs, memory: memory, height: h, width: w, text: text, position: pos)
+        return heads(hs, memory: memory, height: h, width: w, text: text, position: pos, recRows: recRows)
     }
 
     /// The forward without dropout randomness (evaluation mode or dropout 0).
-    public func callAsFunction(_ features: Variable, timesteps: [Float], text: Variable? = nil) -> AdapterOutput {
+    public func callAsFunction(_ features: Variable, timesteps: [Float], text: Variable? = nil,
+                               recRows: [Int]? = nil) -> AdapterOutput {
         var g = NoRandomness()
-        return self(features, timesteps: timesteps, text: text, generator: &g)
+        return self(features, timesteps: timesteps, text: text, recRows: recRows, generator: &g)
     }
 
     /// The heads on decoder states `hs` [B, Nm + Nr, d] and, for the heatmap head, the encoder `memory`
-    /// [B, height * width, d] (with `heatmap_text`, also each row's pooled `text` and the cells' `position` code).
+    /// [B, height * width, d]; REC on rows `recRows` only (nil: all), with `heatmap_text` also each REC row's
+    /// pooled `text` and the cells' `position` code.
     public func heads(_ hs: Variable, memory: Variable, height: Int, width: Int, text: Variable? = nil,
-                      position: Variable? = nil) -> AdapterOutput {
+                      position: Variable? = nil, recRows: [Int]? = nil) -> AdapterOutput {
         let nm = config.matchingQueries
         let matching = hs.sliced(axis: 1, start: 0, end: nm)
         let q = mapToClip.1(mapToClip.0(matching).relu())
         let rec: RECPrediction
         if let recHeatmap {
-            rec = .heatmap(recHeatmap(memory, height: height, width: width, text: text, position: position))
+            let m = recRows.map { memory.indexSelect(axis: 0, indices: $0) } ?? memory
+            rec = .heatmap(recHeatmap(m, height: height, width: width, text: text, position: position))
         } else {
-            let r = hs.sliced(axis: 1, start: nm, end: config.queryCount)
+            var r = hs.sliced(axis: 1, start: nm, end: config.queryCount)
+            if let recRows { r = r.indexSelect(axis: 0, indices: recRows) }
             var raw = bboxEmbed!(r)
             if let recReference {   // centre offsets from each query's reference point, in logit space
                 raw = raw + Variable.concat([recReference, Variable(Tensor(shape: [config.referringQueries, 2], repeating: 0))], axis: 1)

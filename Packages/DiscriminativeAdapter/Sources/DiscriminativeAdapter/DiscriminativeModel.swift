@@ -41,20 +41,22 @@ public final class DiscriminativeModel {
     }
 
     /// Adapter outputs for noisy latents [N, C, h, w] at `timesteps` (one shared or one per row) under
-    /// `context` [N, L, D_ctx]; `pooled` [N, D_text], the same texts' pooled embeddings, is read by a
-    /// `heatmap_text` REC head (required there). The U-Net stops after the last tapped block.
+    /// `context` [N, L, D_ctx], with REC on rows `recRows` only (nil: all); `pooled` [R, D_text], the pooled
+    /// embeddings of the REC rows' texts, is read by a `heatmap_text` REC head (required there). The U-Net stops
+    /// after the last tapped block.
     public func forward<G: RandomNumberGenerator>(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable? = nil,
-                                                  generator: inout G) -> AdapterOutput {
+                                                  recRows: [Int]? = nil, generator: inout G) -> AdapterOutput {
         let taps = adapter.config.featureTaps
         let features = denoiser.features(latents, timesteps: timesteps, context: context, taps: Set(taps))
         return adapter(FeatureTaps.combine(features, taps: taps), timesteps: timesteps,
-                       text: adapter.config.heatmapText ? pooled : nil, generator: &generator)
+                       text: adapter.config.heatmapText ? pooled : nil, recRows: recRows, generator: &generator)
     }
 
     /// The forward without dropout randomness (evaluation mode).
-    public func forward(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable? = nil) -> AdapterOutput {
+    public func forward(latents: Variable, timesteps: [Float], context: Variable, pooled: Variable? = nil,
+                        recRows: [Int]? = nil) -> AdapterOutput {
         var g = NoRandomness()
-        return forward(latents: latents, timesteps: timesteps, context: context, pooled: pooled, generator: &g)
+        return forward(latents: latents, timesteps: timesteps, context: context, pooled: pooled, recRows: recRows, generator: &g)
     }
 
     /// ITM scores s(z_t, y) [N] of each latent row under its own text (`context` and `pooled` [N, D_text]):
@@ -136,10 +138,10 @@ public enum ProbePlan {
             throw AdapterError.input("ProbePlan: caption context \(capCtx.shape) and expression context \(expCtx.shape) differ in shape")
         }
         let context = Tensor.concat([capCtx, expCtx], axis: 0).indexSelect(axis: 0, indices: order)
-        let pooled = Tensor.concat([captions.pooled.indexSelect(axis: 0, indices: captionRows),
-                                    expressions.pooled.indexSelect(axis: 0, indices: expressionRows)], axis: 0).indexSelect(axis: 0, indices: order)
+        // REC reads pass 5 of each sample only: the head runs on those rows, with the expressions' pooled embeddings.
+        let recPasses = (0..<b).map { $0 * passesPerSample + 5 }
         let out = model.forward(latents: Variable(noisy), timesteps: passT.map(Float.init), context: Variable(context),
-                                pooled: Variable(pooled), generator: &generator)
+                                pooled: Variable(expressions.pooled), recRows: recPasses, generator: &generator)
 
         // ITM: scores of passes 0...4 against their own caption's pooled embedding.
         let itmPasses = (0..<b).flatMap { s in (0..<5).map { s * passesPerSample + $0 } }
@@ -152,7 +154,6 @@ public enum ProbePlan {
         let itm = MatchingLoss.losses(i2t: i2t, t2i: t2i, scale: out.logitScale)
 
         // REC on pass 5.
-        let recPasses = (0..<b).map { $0 * passesPerSample + 5 }
         var projectedTokens: Variable? = nil
         if model.adapter.config.contrastiveAlign {
             guard let tokens = expressions.tokens else {
@@ -160,7 +161,7 @@ public enum ProbePlan {
             }
             projectedTokens = model.adapter.projectTokens(Variable(tokens))
         }
-        let rec = try criterion.loss(out.rec.rows(recPasses), targets: recTargets, projectedTokens: projectedTokens)
+        let rec = try criterion.loss(out.rec, targets: recTargets, projectedTokens: projectedTokens)
         return Terms(total: itm.i2t + itm.t2i + rec.total, i2t: itm.i2t, t2i: itm.t2i, rec: rec,
                      i2tScores: i2t.value, t2iScores: t2i.value)
     }

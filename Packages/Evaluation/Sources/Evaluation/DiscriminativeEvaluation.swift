@@ -191,12 +191,13 @@ public enum DiscriminativeEvaluator {
             let noise = chunk.noise.indexSelect(axis: 0, indices: sampleRows)
             let noisy = schedule.addNoise(original: clean, noise: noise, timesteps: Array(repeating: t, count: imageRows.count))
             let context = Tensor.concat([chunk.captions.context, chunk.expressions.context], axis: 0).indexSelect(axis: 0, indices: contextRows)
-            let pooled = Tensor.concat([chunk.captions.pooled, chunk.expressions.pooled], axis: 0).indexSelect(axis: 0, indices: contextRows)
+            let np = passes.count
+            let recRows = (0..<b).map { $0 * np + 3 }     // REC reads the expression pass only
             let out = GradMode.noGrad {
-                model.forward(latents: Variable(noisy), timesteps: [Float(t)], context: Variable(context), pooled: Variable(pooled))
+                model.forward(latents: Variable(noisy), timesteps: [Float(t)], context: Variable(context),
+                              pooled: Variable(chunk.expressions.pooled), recRows: recRows)
             }
             // ITM: passes 0, 1 against their own caption, pass 2 (hard-negative image) against the positive caption.
-            let np = passes.count
             let itmRows = (0..<b).flatMap { s in (0..<3).map { s * np + $0 } }
             let itmText = (0..<b).flatMap { s in [s * 3, s * 3 + 1, s * 3] }
             let scores = GradMode.noGrad {
@@ -204,8 +205,7 @@ public enum DiscriminativeEvaluator {
                                     text: Variable(chunk.captions.pooled.indexSelect(axis: 0, indices: itmText))).value.scalars
             }
             let (text, image) = EvaluationPlan.itmOutcomes(scores: scores, count: b)
-            let recRows = (0..<b).map { $0 * np + 3 }
-            let top = GradMode.noGrad { out.rec.rows(recRows).topBoxes() }
+            let top = GradMode.noGrad { out.rec.topBoxes() }
             let targets = chunk.batch.expressions.map { [$0.box.cx, $0.box.cy, $0.box.w, $0.box.h] }
             let hits = DiscriminativeMetrics.recHits(predicted: top, targets: targets)
             let looseHits = DiscriminativeMetrics.recHits(predicted: top, targets: targets, threshold: 0.3)
